@@ -1,0 +1,103 @@
+package trainable
+
+import (
+	"math"
+
+	"github.com/sugarme/gotch"
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/autofreeze/autofreeze/model"
+)
+
+// The forward pass, written to match Hugging Face's BertModel and
+// BertForSequenceClassification op for op. Functions here take and return
+// tensors and drop their intermediates; a dropout probability of 0 (eval
+// mode) skips dropout entirely.
+
+func (e *Encoder) p(name string) *ts.Tensor { return e.params[name] }
+
+// dropout applies inverted dropout with probability p, consuming x.
+func dropout(x *ts.Tensor, p float64) *ts.Tensor {
+	if p == 0 {
+		return x
+	}
+	y := ts.MustDropout(x, p, true)
+	x.MustDrop()
+	return y
+}
+
+// linear computes x W^T + b with the parameters under prefix, consuming x
+// when del is set.
+func (e *Encoder) linear(x *ts.Tensor, prefix string, del bool) *ts.Tensor {
+	y := ts.MustLinear(x, e.p(prefix+".weight"), e.p(prefix+".bias"))
+	if del {
+		x.MustDrop()
+	}
+	return y
+}
+
+func (e *Encoder) layerNorm(x *ts.Tensor, prefix string) *ts.Tensor {
+	y := ts.MustLayerNorm(x, []int64{int64(e.cfg.HiddenSize)}, e.p(prefix+".weight"), e.p(prefix+".bias"), e.cfg.LayerNormEps, false)
+	x.MustDrop()
+	return y
+}
+
+// embed maps token ids [b, s] and type ids to hidden states [b, s, h]:
+// word + position + token-type embeddings, LayerNorm, dropout.
+func (e *Encoder) embed(ids, typeIDs *ts.Tensor, seq int64, drop float64) *ts.Tensor {
+	words := ts.MustEmbedding(e.p("embeddings.word_embeddings.weight"), ids, -1, false, false)
+	types := ts.MustEmbedding(e.p("embeddings.token_type_embeddings.weight"), typeIDs, -1, false, false)
+	positions := e.p("embeddings.position_embeddings.weight").MustNarrow(0, 0, seq, false)
+	x := words.MustAdd(types, true)
+	types.MustDrop()
+	x2 := x.MustAdd(positions, true) // [s, h] broadcasts over the batch
+	positions.MustDrop()
+	return dropout(e.layerNorm(x2, "embeddings.LayerNorm"), drop)
+}
+
+// extendedMask turns a [b, s] 0/1 mask into the additive [b, 1, 1, s] mask
+// of Hugging Face: 0 where attended, the lowest float32 where masked.
+func extendedMask(mask *ts.Tensor) *ts.Tensor {
+	m := mask.MustTotype(gotch.Float, false).MustUnsqueeze(1, true).MustUnsqueeze(2, true)
+	inv := m.MustRsubScalar(ts.FloatScalar(1), true) // 1 - mask
+	return inv.MustMulScalar(ts.FloatScalar(-math.MaxFloat32), true)
+}
+
+// layer runs encoder layer i on x [b, s, h] with the additive mask ext,
+// consuming x.
+func (e *Encoder) layer(i int, x, ext *ts.Tensor, drop, attnDrop float64) *ts.Tensor {
+	pre := model.LayerPrefix(i)
+	shape := x.MustSize()
+	b, s := shape[0], shape[1]
+	nh, hd := int64(e.cfg.NumHeads), int64(e.cfg.HeadDim())
+	heads := func(name string) *ts.Tensor { // [b, nh, s, hd]
+		return e.linear(x, pre+".attention.self."+name, false).
+			MustView([]int64{b, s, nh, hd}, true).MustPermute([]int64{0, 2, 1, 3}, true)
+	}
+	q, k, v := heads("query"), heads("key"), heads("value")
+	kt := k.MustTranspose(-1, -2, true)
+	scores := q.MustMatmul(kt, true).MustDivScalar(ts.FloatScalar(math.Sqrt(float64(hd))), true)
+	kt.MustDrop()
+	scores2 := scores.MustAdd(ext, true)
+	probs := dropout(scores2.MustSoftmax(-1, gotch.Float, true), attnDrop)
+	ctx := probs.MustMatmul(v, true).MustPermute([]int64{0, 2, 1, 3}, true).
+		MustContiguous(true).MustView([]int64{b, s, int64(e.cfg.HiddenSize)}, true)
+	v.MustDrop()
+	attn := dropout(e.linear(ctx, pre+".attention.output.dense", true), drop)
+	attn2 := attn.MustAdd(x, true)
+	x.MustDrop()
+	h := e.layerNorm(attn2, pre+".attention.output.LayerNorm")
+	inter := e.linear(h, pre+".intermediate.dense", false).MustGelu("none", true)
+	out := dropout(e.linear(inter, pre+".output.dense", true), drop)
+	out2 := out.MustAdd(h, true)
+	h.MustDrop()
+	return e.layerNorm(out2, pre+".output.LayerNorm")
+}
+
+// head runs the pooler (dense + tanh on [CLS]) and the classifier on the last
+// hidden states [b, s, h], returning logits [b, numLabels]. x is kept.
+func (e *Encoder) head(x *ts.Tensor, drop float64) *ts.Tensor {
+	cls := x.MustSelect(1, 0, false)
+	pooled := e.linear(cls, "pooler.dense", true).MustTanh(true)
+	return e.linear(dropout(pooled, drop), "classifier", true)
+}
