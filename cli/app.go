@@ -29,10 +29,10 @@ func init() {
 
 // Main runs the command line and returns the exit status.
 func Main(args []string) int {
-	return run(args, os.Stdout, os.Stderr)
+	return runApp(args, os.Stdout, os.Stderr)
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func runApp(args []string, stdout, stderr io.Writer) int {
 	app := newApp(stdout, stderr)
 	err := app.Run(args)
 	if err != nil {
@@ -58,6 +58,7 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 		Commands: []*ucli.Command{
 			versionCommand(),
 			encodeCommand(),
+			trainCommand(),
 		},
 		CustomAppHelpTemplate: ucli.AppHelpTemplate + "\n" + exitStatusHelp(),
 		// Errors are printed once, by run.

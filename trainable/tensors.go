@@ -72,3 +72,8 @@ func copyToHost(t *ts.Tensor, dst []float32) {
 	ptr := src.MustDataPtr()
 	copy(dst, unsafe.Slice((*float32)(ptr), n))
 }
+
+// noGradCopy copies src into dst in place without recording the copy.
+func noGradCopy(dst, src *ts.Tensor) {
+	ts.NoGrad(func() { dst.Copy_(src) })
+}

@@ -1,0 +1,155 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	ucli "github.com/urfave/cli/v2"
+	"github.com/urfave/cli/v2/altsrc"
+
+	"github.com/autofreeze/autofreeze/run"
+)
+
+func init() {
+	mapError(run.ErrRunExists, ExitUsage)
+}
+
+// trainFlags are train's flags; each may also be set in the --config YAML
+// file under the same name (the form of a run directory's config.yaml).
+func trainFlags() []ucli.Flag {
+	d := run.Defaults()
+	str := func(name, value, usage string) ucli.Flag {
+		return altsrc.NewStringFlag(&ucli.StringFlag{Name: name, Value: value, Usage: usage})
+	}
+	num := func(name string, value int, usage string) ucli.Flag {
+		return altsrc.NewIntFlag(&ucli.IntFlag{Name: name, Value: value, Usage: usage})
+	}
+	real := func(name string, value float64, usage string) ucli.Flag {
+		return altsrc.NewFloat64Flag(&ucli.Float64Flag{Name: name, Value: value, Usage: usage})
+	}
+	flag := func(name, usage string) ucli.Flag {
+		return altsrc.NewBoolFlag(&ucli.BoolFlag{Name: name, Usage: usage})
+	}
+	return []ucli.Flag{
+		&ucli.StringFlag{Name: "config", Usage: "YAML file of settings (keys as the flags'); flags override it"},
+		&ucli.BoolFlag{Name: "resume", Usage: "continue the run in --out from its last checkpoint"},
+		str("model", "", "Hugging Face model directory (BERT family)"),
+		str("train", "", "training data: CSV, TSV or JSONL"),
+		str("eval", "", "evaluation data (default: hold out --eval-split of the training data)"),
+		real("eval-split", d.EvalSplit, "fraction of the training data held out when there is no --eval"),
+		str("out", "", "run directory"),
+		altsrc.NewUint64Flag(&ucli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed for shuffling, splitting, initialisation and dropout"}),
+		str("format", "", "data format: csv, tsv or jsonl (default: by extension)"),
+		str("text-column", "", "text column name, or 0-based index with --no-header (default \"text\")"),
+		str("text-pair-column", "", "second text column, for pair tasks"),
+		str("label-column", "", "label column (default \"label\")"),
+		flag("no-header", "CSV/TSV files have no header row"),
+		flag("skip-bad-rows", "skip malformed rows, counting and reporting them, instead of stopping"),
+		num("train-limit", 0, "train on a seeded random sample of this many examples (0: all)"),
+		num("eval-limit", 0, "evaluate on a seeded random sample of this many examples (0: all)"),
+		num("max-length", d.MaxLength, "truncate texts to this many tokens"),
+		num("batch-size", d.BatchSize, "examples per micro-batch"),
+		num("eval-batch-size", d.EvalBatchSize, "examples per evaluation batch"),
+		num("grad-accum", d.GradAccum, "micro-batches per optimizer step"),
+		num("epochs", d.Epochs, "passes over the training data"),
+		num("max-steps", 0, "stop after this many optimizer steps (overrides --epochs)"),
+		real("lr", d.LR, "peak learning rate"),
+		real("warmup-ratio", d.WarmupRatio, "fraction of the steps spent warming up the learning rate"),
+		str("schedule", d.Schedule, "learning-rate schedule: linear, stepped (AutoFreeze's x1/x0.7/x0.4) or constant"),
+		real("weight-decay", d.WeightDecay, "AdamW weight decay (not on biases and LayerNorm weights)"),
+		real("max-grad-norm", d.MaxGradNorm, "clip the global gradient L2 norm (0: no clipping)"),
+		flag("no-dropout", "train without dropout"),
+		num("eval-every", 0, "evaluate every N steps (0: at the end of each epoch)"),
+		num("log-every", d.LogEvery, "log training loss every N steps"),
+		num("save-every", 0, "also checkpoint every N steps"),
+		num("patience", 0, "stop after N evaluations without a better eval loss (0: never)"),
+		num("threads", 0, "CPU threads (0: all cores)"),
+		str("freeze", d.Freeze, "off, auto (AutoFreeze), N (freeze the first N layers) or schedule (PipeTransformer)"),
+		num("freeze-intervals", d.FreezeIntervals, "freeze decisions per run (interval = total steps / this)"),
+		real("freeze-percentile", d.FreezePercentile, "percentile of the layers' gradient changes below which a prefix freezes"),
+		str("freeze-norm", d.FreezeNorm, "gradient norm of the freeze signal: l1 (as the paper's code) or l2"),
+		str("cache", d.Cache, "activations of the frozen prefix: off (recompute), memory or disk"),
+		str("cache-switch", d.CacheSwitch, "start reading a new cache: epoch (next epoch) or immediate"),
+		str("cache-dtype", d.CacheDType, "cache precision: fp32, fp16 or bf16"),
+		str("engine", d.Engine, "what runs the frozen prefix to fill the cache: onnx (ONNX Runtime) or torch"),
+		str("provider", d.Provider, "ONNX Runtime execution provider: cpu, cuda or tensorrt"),
+		ortLibFlag(),
+	}
+}
+
+func trainCommand() *ucli.Command {
+	flags := trainFlags()
+	return &ucli.Command{
+		Name:      "train",
+		Usage:     "fine-tune a classifier, freezing converged layers (--freeze auto)",
+		UsageText: "autofreeze train --model DIR --train FILE [--eval FILE] --out RUN_DIR [--freeze auto] [--cache disk]",
+		Flags:     flags,
+		Before: func(c *ucli.Context) error {
+			if path := c.String("config"); path != "" {
+				if _, err := run.LoadYAML(path); err != nil {
+					return usageError(err)
+				}
+				return altsrc.InitInputSourceWithContext(flags, altsrc.NewYamlSourceFromFlagFunc("config"))(c)
+			}
+			return nil
+		},
+		Action: func(c *ucli.Context) error {
+			cfg := trainConfig(c)
+			if err := cfg.WithDefaults().Validate(); err != nil {
+				return usageError(err)
+			}
+			obs := newProgress(c.App.ErrWriter, c.Bool("quiet"))
+			res, err := run.Train(c.Context, cfg, run.Options{Resume: c.Bool("resume"), Logger: logger(c), Observer: obs})
+			obs.done()
+			if err != nil {
+				return classifyRunError(err)
+			}
+			printTrainResult(c, res)
+			return nil
+		},
+	}
+}
+
+// trainConfig builds the run configuration from the flags (which altsrc has
+// filled from --config).
+func trainConfig(c *ucli.Context) run.Config {
+	return run.Config{
+		Model: c.String("model"), Train: c.String("train"), Eval: c.String("eval"),
+		EvalSplit: c.Float64("eval-split"), Out: c.String("out"), Seed: c.Uint64("seed"),
+		Format: c.String("format"), TextColumn: c.String("text-column"), TextPairColumn: c.String("text-pair-column"),
+		LabelColumn: c.String("label-column"), NoHeader: c.Bool("no-header"), SkipBadRows: c.Bool("skip-bad-rows"),
+		TrainLimit: c.Int("train-limit"), EvalLimit: c.Int("eval-limit"),
+		MaxLength: c.Int("max-length"), BatchSize: c.Int("batch-size"), EvalBatchSize: c.Int("eval-batch-size"),
+		GradAccum: c.Int("grad-accum"), Epochs: c.Int("epochs"), MaxSteps: c.Int("max-steps"),
+		LR: c.Float64("lr"), WarmupRatio: c.Float64("warmup-ratio"), Schedule: c.String("schedule"),
+		WeightDecay: c.Float64("weight-decay"), MaxGradNorm: c.Float64("max-grad-norm"), NoDropout: c.Bool("no-dropout"),
+		EvalEvery: c.Int("eval-every"), LogEvery: c.Int("log-every"), SaveEvery: c.Int("save-every"),
+		Patience: c.Int("patience"), Threads: c.Int("threads"),
+		Freeze: c.String("freeze"), FreezeIntervals: c.Int("freeze-intervals"),
+		FreezePercentile: c.Float64("freeze-percentile"), FreezeNorm: c.String("freeze-norm"),
+		Cache: c.String("cache"), CacheSwitch: c.String("cache-switch"), CacheDType: c.String("cache-dtype"),
+		Engine: c.String("engine"), Provider: c.String("provider"), ORTLib: ortLibPath(c),
+	}
+}
+
+// classifyRunError marks errors caused by the user's input as usage
+// errors (exit 2).
+func classifyRunError(err error) error {
+	var pe *os.PathError
+	if errors.As(err, &pe) || strings.HasPrefix(err.Error(), "invalid configuration") {
+		return usageError(err)
+	}
+	return err
+}
+
+func printTrainResult(c *ucli.Context, res *run.Result) {
+	w := c.App.Writer
+	fmt.Fprintf(w, "trained %d steps (%d epochs, %s) in %s: %s\n", res.Steps, res.Epochs, res.Stopped, res.Elapsed.Round(1e9), res.RunDir)
+	fmt.Fprintf(w, "best eval: loss %.4f, accuracy %.4f, macro-F1 %.4f\n", res.BestEval.Loss, res.BestEval.Accuracy, res.BestEval.MacroF1)
+	if res.Frozen > 0 {
+		fmt.Fprintf(w, "frozen layers at the end: %d\n", res.Frozen)
+	}
+	fmt.Fprintf(w, "best checkpoint: %s\n", res.BestCheckpoint)
+}

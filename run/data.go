@@ -1,0 +1,124 @@
+package run
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/autofreeze/autofreeze/text"
+)
+
+// split is one dataset, tokenized once, with labels as class ids.
+type split struct {
+	path     string
+	examples []text.Example
+	encs     []text.Encoding
+	labels   []int64 // nil for unlabelled data
+	skipped  int
+}
+
+// datasetOptions are the options a config gives for reading any file.
+func (c Config) datasetOptions(requireLabels bool) text.DatasetOptions {
+	return text.DatasetOptions{
+		Format: c.Format, TextColumn: c.TextColumn, TextPairColumn: c.TextPairColumn,
+		LabelColumn: c.LabelColumn, NoHeader: c.NoHeader, SkipBadRows: c.SkipBadRows,
+		RequireLabels: requireLabels,
+	}
+}
+
+// sample keeps a seeded random subset of limit examples, in file order.
+func sample(ds *text.Dataset, limit int, seed uint64) *text.Dataset {
+	if limit <= 0 || limit >= len(ds.Examples) {
+		return ds
+	}
+	// Epoch -1 keeps this permutation apart from the training epochs'.
+	idx := text.EpochOrder(len(ds.Examples), seed, -1)[:limit]
+	slices.Sort(idx)
+	out := *ds
+	out.Examples = make([]text.Example, limit)
+	for i, j := range idx {
+		out.Examples[i] = ds.Examples[j]
+	}
+	return &out
+}
+
+// newSplit tokenizes a dataset and maps its labels to ids of ls (ls may be
+// empty for unlabelled data).
+func newSplit(ds *text.Dataset, tok *text.Tokenizer, ls *text.LabelSet, maxLen int) (*split, error) {
+	s := &split{path: ds.Path, examples: ds.Examples, skipped: ds.Skipped}
+	s.encs = text.EncodeAll(tok, ds.Examples, maxLen)
+	if ls != nil {
+		ids, err := ds.LabelIDs(*ls)
+		if err != nil {
+			return nil, err
+		}
+		s.labels = make([]int64, len(ids))
+		for i, id := range ids {
+			s.labels[i] = int64(id)
+		}
+	}
+	return s, nil
+}
+
+func (s *split) len() int { return len(s.encs) }
+
+// batch pads the encodings of rows idx into one batch, with their labels.
+func (s *split) batch(tok *text.Tokenizer, idx []int) (text.Batch, []int64) {
+	encs := make([]text.Encoding, len(idx))
+	var labels []int64
+	if s.labels != nil {
+		labels = make([]int64, len(idx))
+	}
+	for i, j := range idx {
+		encs[i] = s.encs[j]
+		if labels != nil {
+			labels[i] = s.labels[j]
+		}
+	}
+	return tok.Pad(encs), labels
+}
+
+// lengthOrder returns the row indices sorted by token count (stable), so
+// that evaluation batches waste little on padding.
+func (s *split) lengthOrder() []int {
+	idx := make([]int, s.len())
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return s.encs[a].Len() - s.encs[b].Len() })
+	return idx
+}
+
+// loadTrainEval reads the training data, the evaluation data (a file, or a
+// seeded split of the training data) and the label set, which comes from
+// the training data.
+func loadTrainEval(c Config, tok *text.Tokenizer) (train, eval *split, labels text.LabelSet, err error) {
+	trainDS, err := text.LoadDataset(c.Train, c.datasetOptions(true))
+	if err != nil {
+		return nil, nil, labels, err
+	}
+	var evalDS *text.Dataset
+	if c.Eval != "" {
+		if evalDS, err = text.LoadDataset(c.Eval, c.datasetOptions(true)); err != nil {
+			return nil, nil, labels, err
+		}
+	} else {
+		if trainDS, evalDS, err = text.Split(trainDS, c.EvalSplit, c.Seed); err != nil {
+			return nil, nil, labels, fmt.Errorf("%s: holding out %g for evaluation: %w", c.Train, c.EvalSplit, err)
+		}
+	}
+	trainDS = sample(trainDS, c.TrainLimit, c.Seed)
+	evalDS = sample(evalDS, c.EvalLimit, c.Seed+1)
+	if labels, err = trainDS.LabelSet(); err != nil {
+		return nil, nil, labels, err
+	}
+	if labels.Len() < 2 {
+		return nil, nil, labels, fmt.Errorf("%s: the training data has %d label(s) (%v); a classifier needs at least 2", c.Train, labels.Len(), labels.Names())
+	}
+	if train, err = newSplit(trainDS, tok, &labels, c.MaxLength); err != nil {
+		return nil, nil, labels, err
+	}
+	if eval, err = newSplit(evalDS, tok, &labels, c.MaxLength); err != nil {
+		return nil, nil, labels, err
+	}
+	return train, eval, labels, nil
+}

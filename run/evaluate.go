@@ -1,0 +1,107 @@
+package run
+
+import (
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/autofreeze/autofreeze/text"
+	"github.com/autofreeze/autofreeze/trainable"
+)
+
+// evaluate runs the classifier over a labelled split, in batches of similar
+// length, and returns its metrics and every row's logits (in split order).
+func evaluate(enc *trainable.Encoder, tok *text.Tokenizer, s *split, batchSize int) (Metrics, [][]float32, error) {
+	n := enc.NumLabels()
+	logits := make([][]float32, s.len())
+	order := s.lengthOrder()
+	for start := 0; start < len(order); start += batchSize {
+		rows := order[start:min(start+batchSize, len(order))]
+		b, _ := s.batch(tok, rows)
+		out, err := enc.Logits(b)
+		if err != nil {
+			return Metrics{}, nil, err
+		}
+		for i, row := range rows {
+			logits[row] = out[i*n : (i+1)*n]
+		}
+	}
+	if s.labels == nil {
+		return Metrics{Examples: s.len()}, logits, nil
+	}
+	truth := make([]int, s.len())
+	pred := make([]int, s.len())
+	loss := 0.0
+	for i, l := range logits {
+		truth[i] = int(s.labels[i])
+		pred[i] = argmax(l)
+		loss += crossEntropy(l, truth[i])
+	}
+	m := classification(truth, pred, n)
+	m.Loss = loss / float64(s.len())
+	return m, logits, nil
+}
+
+// evaluateAndSave evaluates on the evaluation split, logs it, writes a
+// checkpoint (marked best when the eval loss improved) and reports whether
+// early stopping says to stop.
+func (r *trainRun) evaluateAndSave(res *Result) (stop bool, err error) {
+	t0 := time.Now()
+	m, _, err := evaluate(r.enc, r.tok, r.eval, r.cfg.EvalBatchSize)
+	if err != nil {
+		return false, fmt.Errorf("evaluating at step %d: %w", r.st.Step, err)
+	}
+	best := m.Loss < r.st.BestEvalLoss
+	if best {
+		r.st.BestEvalLoss, r.st.BestStep, r.st.EvalsNoGain = m.Loss, r.st.Step, 0
+		res.BestEval = m
+	} else {
+		r.st.EvalsNoGain++
+	}
+	rec := map[string]any{"type": "eval", "step": r.st.Step, "epoch": r.st.Epoch, "elapsed_s": r.elapsed(),
+		"eval_seconds": time.Since(t0).Seconds(), "loss": m.Loss, "accuracy": m.Accuracy, "macro_f1": m.MacroF1,
+		"examples": m.Examples, "best": best, "frozen_layers": r.tr.Frozen()}
+	if m.MCC != nil {
+		rec["mcc"] = *m.MCC
+	}
+	if err := r.metrics.write(rec); err != nil {
+		return false, err
+	}
+	r.log.Info("eval", "step", r.st.Step, "loss", fmt.Sprintf("%.4f", m.Loss), "accuracy", fmt.Sprintf("%.4f", m.Accuracy), "macro_f1", fmt.Sprintf("%.4f", m.MacroF1), "best", best)
+	if err := r.checkpoint(best); err != nil {
+		return false, err
+	}
+	return r.cfg.Patience > 0 && r.st.EvalsNoGain >= r.cfg.Patience, nil
+}
+
+// checkpoint saves the current state.
+func (r *trainRun) checkpoint(best bool) error {
+	r.st.Frozen = r.tr.Frozen()
+	if r.policy != nil {
+		ps := r.policy.State()
+		r.st.Policy = &ps
+	}
+	r.st.ElapsedSeconds = r.elapsed()
+	dir, err := saveCheckpoint(r.cfg.Out, r.cfg.Model, r.enc, r.tr, r.labels.Names(), r.st, best)
+	if err != nil {
+		return fmt.Errorf("saving checkpoint at step %d: %w", r.st.Step, err)
+	}
+	return r.metrics.write(map[string]any{"type": "checkpoint", "step": r.st.Step, "elapsed_s": r.elapsed(), "dir": dir, "best": best})
+}
+
+// finish records the end of the run and, when a test file is configured,
+// evaluates the best checkpoint on it.
+func (r *trainRun) finish(res *Result) (*Result, error) {
+	root := filepath.Join(r.cfg.Out, checkpointsDir)
+	res.BestCheckpoint = filepath.Join(root, "best")
+	res.LastCheckpoint = filepath.Join(root, "last")
+	res.Steps = r.st.Step
+	res.Epochs = (r.st.Step + r.stepsPerEpoch - 1) / r.stepsPerEpoch
+	res.Elapsed = time.Duration(r.elapsed() * float64(time.Second))
+	res.Frozen = r.tr.Frozen()
+	if res.BestEval.Examples == 0 { // resumed after the best evaluation
+		res.BestEval.Loss = r.st.BestEvalLoss
+	}
+	return res, r.metrics.write(map[string]any{"type": "end", "step": r.st.Step, "elapsed_s": r.elapsed(), "stopped": res.Stopped,
+		"best_step": r.st.BestStep, "best_eval_loss": r.st.BestEvalLoss, "frozen_layers": res.Frozen})
+}

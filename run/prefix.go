@@ -1,0 +1,91 @@
+package run
+
+import (
+	"fmt"
+
+	"github.com/autofreeze/autofreeze/text"
+)
+
+// prefixState is the frozen prefix's activation cache as the run sees it:
+// the one training reads from (active) and one built for a newer freeze
+// point that training switches to later (pending, with --cache-switch
+// epoch).
+type prefixState struct {
+	active  *activationCache
+	pending *activationCache
+}
+
+func (p *prefixState) close() {
+	if p.active != nil {
+		p.active.close()
+	}
+	if p.pending != nil {
+		p.pending.close()
+	}
+}
+
+// prefixMoved reacts to a new freeze point: with a cache, it builds (or
+// advances) the activations at the new K; training switches to them at the
+// next epoch, or at once with cache_switch immediate.
+func (r *trainRun) prefixMoved(epoch, micro int) error {
+	if r.cfg.Cache == "off" {
+		return nil
+	}
+	k := r.tr.Frozen()
+	c, err := r.buildCache(k)
+	if err != nil {
+		return fmt.Errorf("building the activation cache at layer %d: %w", k, err)
+	}
+	if r.prefix == nil {
+		r.prefix = &prefixState{}
+	}
+	if r.prefix.pending != nil {
+		r.prefix.pending.close()
+	}
+	c.ref.FromEpoch, c.ref.FromMicro = epoch+1, 0
+	if r.cfg.CacheSwitch == "immediate" {
+		c.ref.FromEpoch, c.ref.FromMicro = epoch, micro
+	}
+	r.prefix.pending = c
+	r.promote(epoch, micro)
+	return nil
+}
+
+// promote makes the pending cache active once its switch point is reached.
+func (r *trainRun) promote(epoch, micro int) {
+	p := r.prefix
+	if p == nil || p.pending == nil {
+		return
+	}
+	ref := p.pending.ref
+	if epoch > ref.FromEpoch || (epoch == ref.FromEpoch && micro >= ref.FromMicro) {
+		if p.active != nil {
+			p.active.close()
+		}
+		p.active, p.pending = p.pending, nil
+		ref := p.active.ref
+		r.st.Cache = &ref
+		r.log.Info("training from the activation cache", "k", ref.K, "epoch", epoch+1, "dir", ref.Dir)
+		r.metrics.write(map[string]any{"type": "cache", "event": "active", "step": r.st.Step, "elapsed_s": r.elapsed(), "k": ref.K, "dir": ref.Dir})
+	}
+}
+
+// prefixEpochStart switches to a pending cache at the start of its epoch.
+func (r *trainRun) prefixEpochStart(epoch int) error {
+	r.promote(epoch, 0)
+	return nil
+}
+
+// prefixHidden returns the cached hidden states for a batch and the layer
+// they enter, or nil when training runs the prefix itself.
+func (r *trainRun) prefixHidden(rows []int, b text.Batch) ([]float32, int, error) {
+	if r.prefix == nil || r.prefix.active == nil {
+		return nil, 0, nil
+	}
+	c := r.prefix.active
+	h, err := c.batch(rows, b)
+	if err != nil {
+		return nil, 0, err
+	}
+	return h, c.ref.K, nil
+}

@@ -1,0 +1,383 @@
+package run
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"os"
+	"path/filepath"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/autofreeze/autofreeze/freeze"
+	"github.com/autofreeze/autofreeze/model"
+	"github.com/autofreeze/autofreeze/text"
+	"github.com/autofreeze/autofreeze/trainable"
+)
+
+// Progress is reported after every logged step.
+type Progress struct {
+	Step, TotalSteps int
+	Epoch, Epochs    int
+	Loss             float64 // mean training loss since the last report
+	ExamplesPerSec   float64
+	Elapsed, ETA     time.Duration
+	Frozen           int
+}
+
+// Observer receives progress; the command line draws it as a progress bar
+// or log lines.
+type Observer interface{ Progress(Progress) }
+
+// Options are how to run, as opposed to what (Config).
+type Options struct {
+	// Resume continues the run in Config.Out from its last checkpoint.
+	Resume   bool
+	Logger   *slog.Logger // nil: discard
+	Observer Observer     // nil: none
+}
+
+// Result is what a finished run reports.
+type Result struct {
+	RunDir         string
+	BestCheckpoint string
+	LastCheckpoint string
+	BestEval       Metrics
+	Test           *Metrics
+	Steps          int
+	Epochs         int
+	Elapsed        time.Duration
+	Frozen         int
+	Stopped        string // why training ended: "completed", "early stopping"
+}
+
+// ErrRunExists is returned when the run directory already holds a run and
+// Resume is not set.
+var ErrRunExists = errors.New("run directory already holds a run")
+
+// trainRun is the state of a run in progress.
+type trainRun struct {
+	cfg     Config
+	opts    Options
+	log     *slog.Logger
+	tok     *text.Tokenizer
+	mcfg    *model.Config
+	labels  text.LabelSet
+	train   *split
+	eval    *split
+	enc     *trainable.Encoder
+	tr      *trainable.Trainer
+	policy  freeze.Policy
+	fcfg    freeze.Config
+	metrics *metricsLog
+	st      TrainerState
+	prefix  *prefixState
+
+	microPerEpoch, stepsPerEpoch, epochs, warmup, interval int
+	start                                                  time.Time
+	elapsedBase                                            float64
+	resumedAt                                              int
+}
+
+// Train runs (or resumes) a fine-tuning run and writes its directory.
+func Train(ctx context.Context, cfg Config, opts Options) (*Result, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := &trainRun{cfg: cfg, opts: opts, log: opts.Logger}
+	if r.log == nil {
+		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := r.prepare(); err != nil {
+		r.close()
+		return nil, err
+	}
+	defer r.close()
+	return r.loop(ctx)
+}
+
+func (r *trainRun) close() {
+	if r.prefix != nil {
+		r.prefix.close()
+	}
+	if r.enc != nil {
+		r.enc.Close()
+	}
+	if r.metrics != nil {
+		r.metrics.close()
+	}
+}
+
+// configHash identifies the settings a resumed run must share with the run
+// it continues.
+func configHash(c Config) string {
+	c.Out = ""
+	data, _ := yaml.Marshal(c)
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:8])
+}
+
+func (r *trainRun) prepare() error {
+	c := r.cfg
+	if err := os.MkdirAll(c.Out, 0o755); err != nil {
+		return err
+	}
+	var resumeFrom string
+	if r.opts.Resume {
+		dir, err := lastCheckpoint(c.Out)
+		if err != nil {
+			return err
+		}
+		resumeFrom = dir
+	} else if _, err := os.Stat(filepath.Join(c.Out, checkpointsDir)); err == nil {
+		return fmt.Errorf("%w: %s has checkpoints; pass --resume to continue it, or choose another --out", ErrRunExists, c.Out)
+	}
+	trainable.SetThreads(c.Threads)
+
+	var err error
+	if r.mcfg, err = model.LoadConfig(c.Model); err != nil {
+		return err
+	}
+	if c.MaxLength > r.mcfg.MaxPositions {
+		return fmt.Errorf("max_length %d exceeds the model's max_position_embeddings %d", c.MaxLength, r.mcfg.MaxPositions)
+	}
+	if r.tok, err = text.LoadTokenizer(c.Model); err != nil {
+		return err
+	}
+	if r.train, r.eval, r.labels, err = loadTrainEval(c, r.tok); err != nil {
+		return err
+	}
+	if r.train.skipped > 0 || r.eval.skipped > 0 {
+		r.log.Warn("skipped bad rows (--skip-bad-rows)", "train", r.train.skipped, "eval", r.eval.skipped)
+	}
+	if r.eval.len() == 0 {
+		return fmt.Errorf("no evaluation examples: give --eval or a larger --eval-split")
+	}
+	r.log.Info("data", "train", r.train.len(), "eval", r.eval.len(), "labels", r.labels.Names())
+
+	weightsDir := c.Model
+	if resumeFrom != "" {
+		weightsDir = resumeFrom
+		if r.st, err = loadTrainerState(resumeFrom); err != nil {
+			return err
+		}
+		if h := configHash(c); h != r.st.ConfigHash {
+			return fmt.Errorf("cannot resume %s: the configuration differs from the run's (%s); rerun with the config.yaml in the run directory", c.Out, filepath.Join(c.Out, "config.yaml"))
+		}
+	}
+	w, err := model.LoadWeights(weightsDir, r.mcfg)
+	if err != nil {
+		return err
+	}
+	if r.enc, err = trainable.New(r.mcfg, w.Tensors, r.labels.Len(), trainable.Options{Seed: c.Seed}); err != nil {
+		return err
+	}
+	if init := r.enc.Initialised(); len(init) > 0 && resumeFrom == "" {
+		r.log.Info("initialised tensors the checkpoint lacks", "tensors", init)
+	}
+	oc := trainable.OptimConfig{WeightDecay: c.WeightDecay, MaxGradNorm: c.MaxGradNorm, NoDropout: c.NoDropout}
+	if oc.WeightDecay == 0 {
+		oc.WeightDecay = -1
+	}
+	if oc.MaxGradNorm == 0 {
+		oc.MaxGradNorm = -1
+	}
+	r.tr = trainable.NewTrainer(r.enc, oc)
+
+	if r.fcfg, err = c.FreezeConfig(); err != nil {
+		return err
+	}
+	r.microPerEpoch = (r.train.len() + c.BatchSize - 1) / c.BatchSize
+	r.stepsPerEpoch = (r.microPerEpoch + c.GradAccum - 1) / c.GradAccum
+	total := c.Epochs * r.stepsPerEpoch
+	r.epochs = c.Epochs
+	if c.MaxSteps > 0 {
+		total = c.MaxSteps
+		r.epochs = (total + r.stepsPerEpoch - 1) / r.stepsPerEpoch
+	}
+	r.warmup = int(math.Round(c.WarmupRatio * float64(total)))
+	r.interval = r.fcfg.IntervalSteps(total)
+
+	if c.Freeze != "off" {
+		if r.policy, err = freeze.New(r.mcfg.NumLayers, r.fcfg); err != nil {
+			return err
+		}
+		r.tr.TrackLayerGrads(r.fcfg.Mode == freeze.Auto)
+	}
+	if resumeFrom != "" {
+		if err := r.restore(resumeFrom); err != nil {
+			return err
+		}
+		r.resumedAt = r.st.Step
+	} else {
+		r.st = TrainerState{Version: stateVersion, TotalSteps: total, BestEvalLoss: math.Inf(1), Labels: r.labels.Names(), ConfigHash: configHash(c)}
+		if r.policy != nil && r.policy.Frozen() > 0 { // static freezing
+			if err := r.applyFreeze(r.policy.Frozen()); err != nil {
+				return err
+			}
+		}
+	}
+	if err := c.SaveYAML(filepath.Join(c.Out, "config.yaml")); err != nil {
+		return err
+	}
+	if r.metrics, err = openMetrics(filepath.Join(c.Out, "metrics.jsonl"), resumeFrom != "", r.st.Step); err != nil {
+		return err
+	}
+	if resumeFrom != "" {
+		r.log.Info("resuming", "checkpoint", resumeFrom, "step", r.st.Step, "epoch", r.st.Epoch, "frozen", r.st.Frozen)
+		return r.metrics.write(map[string]any{"type": "resume", "step": r.st.Step, "epoch": r.st.Epoch, "elapsed_s": r.st.ElapsedSeconds, "checkpoint": resumeFrom})
+	}
+	return r.metrics.write(map[string]any{"type": "start", "step": 0, "elapsed_s": 0.0, "train_examples": r.train.len(), "eval_examples": r.eval.len(), "total_steps": total, "epochs": r.epochs, "labels": r.labels.Names(), "layers": r.mcfg.NumLayers})
+}
+
+// restore loads the optimizer, freeze and cache state of a checkpoint.
+func (r *trainRun) restore(dir string) error {
+	if r.st.Frozen > 0 {
+		if err := r.tr.Freeze(r.st.Frozen); err != nil {
+			return err
+		}
+	}
+	if r.policy != nil && r.st.Policy != nil {
+		if err := r.policy.Restore(*r.st.Policy); err != nil {
+			return fmt.Errorf("%s: freeze policy state: %w", dir, err)
+		}
+	}
+	moments, err := model.ReadSafetensors(filepath.Join(dir, optimizerFile))
+	if err != nil {
+		return err
+	}
+	if err := r.tr.RestoreOptimizerState(moments, int64(r.st.Step)); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	r.elapsedBase = r.st.ElapsedSeconds
+	if r.st.Cache != nil {
+		if err := r.reopenCache(*r.st.Cache); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *trainRun) elapsed() float64 { return r.elapsedBase + time.Since(r.start).Seconds() }
+
+// microSeed is the dropout seed of a micro-batch: a function of the run's
+// seed and the batch's position, so a resumed run draws the same masks.
+func (r *trainRun) microSeed(epoch, micro int) int64 {
+	return int64(r.cfg.Seed)*1_000_003 + int64(epoch*r.microPerEpoch+micro)
+}
+
+func (r *trainRun) loop(ctx context.Context) (*Result, error) {
+	c := r.cfg
+	r.start = time.Now()
+	res := &Result{RunDir: c.Out, Stopped: "completed"}
+	lossSum, lossN, exSinceLog := 0.0, 0, 0
+	lastLog := time.Now()
+	stop := false
+	for epoch := r.st.Epoch; epoch < r.epochs && !stop; epoch++ {
+		order := text.EpochOrder(r.train.len(), c.Seed, epoch)
+		startMicro := 0
+		if epoch == r.st.Epoch {
+			startMicro = r.st.Micro
+		}
+		r.st.Epoch = epoch
+		if err := r.prefixEpochStart(epoch); err != nil {
+			return nil, err
+		}
+		for micro := startMicro; micro < r.microPerEpoch; micro++ {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			rows := order[micro*c.BatchSize : min((micro+1)*c.BatchSize, len(order))]
+			b, labels := r.train.batch(r.tok, rows)
+			hidden, inLayer, err := r.prefixHidden(rows, b)
+			if err != nil {
+				return nil, err
+			}
+			trainable.Seed(r.microSeed(epoch, micro))
+			loss, err := r.tr.Backward(b, hidden, inLayer, labels, 1/float64(c.GradAccum))
+			if err != nil {
+				return nil, fmt.Errorf("step %d: %w", r.st.Step+1, err)
+			}
+			lossSum += loss
+			lossN++
+			exSinceLog += len(rows)
+			r.st.Micro = micro + 1
+			if (micro+1)%c.GradAccum != 0 && micro+1 != r.microPerEpoch {
+				continue
+			}
+			lr := learningRate(c.Schedule, c.LR, r.st.Step, r.st.TotalSteps, r.warmup)
+			if _, err := r.tr.Step(lr); err != nil {
+				return nil, fmt.Errorf("step %d: %w", r.st.Step+1, err)
+			}
+			r.st.Step++
+			if r.st.Step%c.LogEvery == 0 || r.st.Step == r.st.TotalSteps {
+				secs := time.Since(lastLog).Seconds()
+				p := Progress{Step: r.st.Step, TotalSteps: r.st.TotalSteps, Epoch: epoch + 1, Epochs: r.epochs,
+					Loss: lossSum / float64(lossN), ExamplesPerSec: float64(exSinceLog) / secs,
+					Elapsed: time.Duration(r.elapsed() * float64(time.Second)), Frozen: r.tr.Frozen()}
+				if done := r.st.Step; done > 0 {
+					p.ETA = time.Duration(float64(time.Since(r.start)) / float64(done-r.firstStep()) * float64(r.st.TotalSteps-done))
+				}
+				if err := r.metrics.write(map[string]any{"type": "step", "step": r.st.Step, "epoch": epoch + 1, "elapsed_s": r.elapsed(),
+					"loss": p.Loss, "lr": lr, "examples_per_s": p.ExamplesPerSec, "frozen_layers": r.tr.Frozen()}); err != nil {
+					return nil, err
+				}
+				if r.opts.Observer != nil {
+					r.opts.Observer.Progress(p)
+				}
+				lossSum, lossN, exSinceLog, lastLog = 0, 0, 0, time.Now()
+			}
+			if r.policy != nil && r.fcfg.Mode != freeze.Static && r.st.Step%r.interval == 0 {
+				if err := r.decideFreeze(epoch, micro+1); err != nil {
+					return nil, err
+				}
+			}
+			evalNow := c.EvalEvery > 0 && r.st.Step%c.EvalEvery == 0
+			saveNow := c.SaveEvery > 0 && r.st.Step%c.SaveEvery == 0
+			last := r.st.Step >= r.st.TotalSteps
+			if evalNow || last {
+				var err error
+				if stop, err = r.evaluateAndSave(res); err != nil {
+					return nil, err
+				}
+				if stop {
+					res.Stopped = "early stopping"
+				}
+			} else if saveNow {
+				if err := r.checkpoint(false); err != nil {
+					return nil, err
+				}
+			}
+			if last || stop {
+				stop = true
+				break
+			}
+		}
+		if stop {
+			break
+		}
+		// The epoch is done: a checkpoint taken now resumes at the next one.
+		r.st.Micro = 0
+		r.st.Epoch = epoch + 1
+		if c.EvalEvery == 0 {
+			var err error
+			if stop, err = r.evaluateAndSave(res); err != nil {
+				return nil, err
+			}
+			if stop {
+				res.Stopped = "early stopping"
+			}
+		}
+	}
+	return r.finish(res)
+}
+
+// firstStep is the step this process started at (for the ETA).
+func (r *trainRun) firstStep() int { return r.resumedAt }

@@ -1,0 +1,23 @@
+// Package text turns datasets into BERT inputs: it reads CSV, TSV and JSON
+// Lines files into examples, tokenizes them exactly as Hugging Face's
+// tokenizers library does, and fixes the order in which training visits them.
+//
+// The tokenizer is written here, in pure Go, because the model's weights were
+// trained on Hugging Face's token ids: a tokenizer that differs on one accent
+// or emoji quietly feeds the model text it never saw. testdata/ holds ids
+// made by the PyPI tokenizers package (scripts/make_token_fixture.py), and the
+// tests compare every one of them, and the normalizer on every Unicode code
+// point. Only BERT-family WordPiece tokenizers are supported.
+//
+// Everything here is deterministic, because the activation cache stores
+// results keyed by it: Tokenizer.Hash fingerprints the vocabulary and
+// settings, Example.ID names a row of the file, and EpochOrder gives the
+// same permutation on every run and Go version.
+//
+// Dataset files: CSV (RFC 4180 quoting), TSV (no quoting: fields hold no tabs
+// or line breaks) and JSON Lines (one object per line; labels are strings or
+// integers). Columns are found by header name ("text", "label", and
+// optionally a text-pair column), or by 0-based index with NoHeader. A
+// malformed row stops the load with a *RowError "FILE:LINE: what is wrong and
+// what to do", unless SkipBadRows is set; then it is counted and reported.
+package text
