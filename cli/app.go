@@ -59,6 +59,8 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 			versionCommand(),
 			encodeCommand(),
 			trainCommand(),
+			evalCommand(),
+			predictCommand(),
 		},
 		CustomAppHelpTemplate: ucli.AppHelpTemplate + "\n" + exitStatusHelp(),
 		// Errors are printed once, by run.
@@ -67,6 +69,9 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 			return usageError(err)
 		},
 		HideHelpCommand: true,
+	}
+	for _, c := range app.Commands {
+		c.OnUsageError = app.OnUsageError
 	}
 	return app
 }

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	ucli "github.com/urfave/cli/v2"
 	"github.com/urfave/cli/v2/altsrc"
@@ -13,7 +12,7 @@ import (
 )
 
 func init() {
-	mapError(run.ErrRunExists, ExitUsage)
+	mapError(run.ErrInput, ExitUsage)
 }
 
 // trainFlags are train's flags; each may also be set in the --config YAML
@@ -135,10 +134,10 @@ func trainConfig(c *ucli.Context) run.Config {
 }
 
 // classifyRunError marks errors caused by the user's input as usage
-// errors (exit 2).
+// errors (exit 2); run wraps most of them in run.ErrInput already.
 func classifyRunError(err error) error {
 	var pe *os.PathError
-	if errors.As(err, &pe) || strings.HasPrefix(err.Error(), "invalid configuration") {
+	if errors.As(err, &pe) && !errors.Is(err, run.ErrInput) {
 		return usageError(err)
 	}
 	return err

@@ -55,6 +55,7 @@ type TrainerState struct {
 	Cache  *CacheRef     `json:"cache,omitempty"`
 
 	Labels     []string `json:"labels"`
+	MaxLength  int      `json:"max_length"`
 	ConfigHash string   `json:"config_hash"`
 }
 

@@ -89,7 +89,7 @@ type trainRun struct {
 func Train(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
-		return nil, err
+		return nil, badInput(err)
 	}
 	r := &trainRun{cfg: cfg, opts: opts, log: opts.Logger}
 	if r.log == nil {
@@ -133,32 +133,32 @@ func (r *trainRun) prepare() error {
 	if r.opts.Resume {
 		dir, err := lastCheckpoint(c.Out)
 		if err != nil {
-			return err
+			return badInput(err)
 		}
 		resumeFrom = dir
 	} else if _, err := os.Stat(filepath.Join(c.Out, checkpointsDir)); err == nil {
-		return fmt.Errorf("%w: %s has checkpoints; pass --resume to continue it, or choose another --out", ErrRunExists, c.Out)
+		return badInput(fmt.Errorf("%w: %s has checkpoints; pass --resume to continue it, or choose another --out", ErrRunExists, c.Out))
 	}
 	trainable.SetThreads(c.Threads)
 
 	var err error
 	if r.mcfg, err = model.LoadConfig(c.Model); err != nil {
-		return err
+		return badInput(err)
 	}
 	if c.MaxLength > r.mcfg.MaxPositions {
-		return fmt.Errorf("max_length %d exceeds the model's max_position_embeddings %d", c.MaxLength, r.mcfg.MaxPositions)
+		return badInput(fmt.Errorf("max-length %d exceeds the model's max_position_embeddings %d", c.MaxLength, r.mcfg.MaxPositions))
 	}
 	if r.tok, err = text.LoadTokenizer(c.Model); err != nil {
-		return err
+		return badInput(err)
 	}
 	if r.train, r.eval, r.labels, err = loadTrainEval(c, r.tok); err != nil {
-		return err
+		return badInput(err)
 	}
 	if r.train.skipped > 0 || r.eval.skipped > 0 {
 		r.log.Warn("skipped bad rows (--skip-bad-rows)", "train", r.train.skipped, "eval", r.eval.skipped)
 	}
 	if r.eval.len() == 0 {
-		return fmt.Errorf("no evaluation examples: give --eval or a larger --eval-split")
+		return badInput(fmt.Errorf("no evaluation examples: give --eval or a larger --eval-split"))
 	}
 	r.log.Info("data", "train", r.train.len(), "eval", r.eval.len(), "labels", r.labels.Names())
 
@@ -166,15 +166,15 @@ func (r *trainRun) prepare() error {
 	if resumeFrom != "" {
 		weightsDir = resumeFrom
 		if r.st, err = loadTrainerState(resumeFrom); err != nil {
-			return err
+			return badInput(err)
 		}
 		if h := configHash(c); h != r.st.ConfigHash {
-			return fmt.Errorf("cannot resume %s: the configuration differs from the run's (%s); rerun with the config.yaml in the run directory", c.Out, filepath.Join(c.Out, "config.yaml"))
+			return badInput(fmt.Errorf("cannot resume %s: the configuration differs from the run's (%s); rerun with the config.yaml in the run directory", c.Out, filepath.Join(c.Out, "config.yaml")))
 		}
 	}
 	w, err := model.LoadWeights(weightsDir, r.mcfg)
 	if err != nil {
-		return err
+		return badInput(err)
 	}
 	if r.enc, err = trainable.New(r.mcfg, w.Tensors, r.labels.Len(), trainable.Options{Seed: c.Seed}); err != nil {
 		return err
@@ -217,7 +217,7 @@ func (r *trainRun) prepare() error {
 		}
 		r.resumedAt = r.st.Step
 	} else {
-		r.st = TrainerState{Version: stateVersion, TotalSteps: total, BestEvalLoss: math.Inf(1), Labels: r.labels.Names(), ConfigHash: configHash(c)}
+		r.st = TrainerState{Version: stateVersion, TotalSteps: total, BestEvalLoss: math.Inf(1), Labels: r.labels.Names(), MaxLength: c.MaxLength, ConfigHash: configHash(c)}
 		if r.policy != nil && r.policy.Frozen() > 0 { // static freezing
 			if err := r.applyFreeze(r.policy.Frozen()); err != nil {
 				return err

@@ -1,0 +1,151 @@
+package run
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/autofreeze/autofreeze/internal/atomicfile"
+	"github.com/autofreeze/autofreeze/model"
+	"github.com/autofreeze/autofreeze/text"
+	"github.com/autofreeze/autofreeze/trainable"
+)
+
+// InferenceConfig says how to run a trained checkpoint over a data file.
+type InferenceConfig struct {
+	Model string // a checkpoint (Hugging Face classification model directory)
+	Data  string
+	// Data format and columns, as in Config.
+	Format, TextColumn, TextPairColumn, LabelColumn string
+	NoHeader, SkipBadRows                           bool
+	// MaxLength 0 means the length the checkpoint was trained with (or 128).
+	MaxLength int
+	BatchSize int // 0 means 64
+	Threads   int
+}
+
+// classifier is a checkpoint loaded for inference.
+type classifier struct {
+	enc    *trainable.Encoder
+	tok    *text.Tokenizer
+	labels text.LabelSet
+	maxLen int
+}
+
+func loadClassifier(c InferenceConfig) (*classifier, error) {
+	cl, err := loadClassifierFiles(c)
+	return cl, badInput(err)
+}
+
+func loadClassifierFiles(c InferenceConfig) (*classifier, error) {
+	cfg, err := model.LoadConfig(c.Model)
+	if err != nil {
+		return nil, err
+	}
+	if len(cfg.Labels) < 2 {
+		return nil, fmt.Errorf("%s: config.json has no id2label: not a classification checkpoint (train one with `autofreeze train`)", c.Model)
+	}
+	labels, err := text.NewLabelSet(cfg.Labels)
+	if err != nil {
+		return nil, fmt.Errorf("%s: id2label: %w", c.Model, err)
+	}
+	w, err := model.LoadWeights(c.Model, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, ok := w.Tensors[model.ClassifierWeight]; !ok {
+		return nil, fmt.Errorf("%s: the weights have no classification head (%s)", c.Model, model.ClassifierWeight)
+	}
+	tok, err := text.LoadTokenizer(c.Model)
+	if err != nil {
+		return nil, err
+	}
+	trainable.SetThreads(c.Threads)
+	enc, err := trainable.New(cfg, w.Tensors, labels.Len(), trainable.Options{})
+	if err != nil {
+		return nil, err
+	}
+	maxLen := c.MaxLength
+	if maxLen == 0 {
+		maxLen = 128
+		if st, err := loadTrainerState(c.Model); err == nil && st.MaxLength > 0 {
+			maxLen = st.MaxLength
+		}
+	}
+	return &classifier{enc: enc, tok: tok, labels: labels, maxLen: maxLen}, nil
+}
+
+func (c InferenceConfig) datasetOptions(requireLabels bool) text.DatasetOptions {
+	return Config{Format: c.Format, TextColumn: c.TextColumn, TextPairColumn: c.TextPairColumn,
+		LabelColumn: c.LabelColumn, NoHeader: c.NoHeader, SkipBadRows: c.SkipBadRows}.datasetOptions(requireLabels)
+}
+
+func (c InferenceConfig) batchSize() int {
+	if c.BatchSize > 0 {
+		return c.BatchSize
+	}
+	return 64
+}
+
+// Evaluate computes a checkpoint's metrics on a labelled data file.
+func Evaluate(c InferenceConfig) (Metrics, error) {
+	cl, err := loadClassifier(c)
+	if err != nil {
+		return Metrics{}, err
+	}
+	defer cl.enc.Close()
+	ds, err := text.LoadDataset(c.Data, c.datasetOptions(true))
+	if err != nil {
+		return Metrics{}, badInput(err)
+	}
+	s, err := newSplit(ds, cl.tok, &cl.labels, cl.maxLen)
+	if err != nil {
+		return Metrics{}, badInput(err)
+	}
+	m, _, err := evaluate(cl.enc, cl.tok, s, c.batchSize())
+	return m, err
+}
+
+// Prediction is one line of `autofreeze predict` output.
+type Prediction struct {
+	ID            int       `json:"id"`
+	Label         string    `json:"label"`
+	Logits        []float32 `json:"logits"`
+	Probabilities []float64 `json:"probabilities"`
+}
+
+// Predict writes one Prediction per example of a data file (labels not
+// needed) to output as JSON Lines, in file order, and returns how many.
+func Predict(c InferenceConfig, output string) (int, error) {
+	cl, err := loadClassifier(c)
+	if err != nil {
+		return 0, err
+	}
+	defer cl.enc.Close()
+	ds, err := text.LoadDataset(c.Data, c.datasetOptions(false))
+	if err != nil {
+		return 0, badInput(err)
+	}
+	s, err := newSplit(ds, cl.tok, nil, cl.maxLen)
+	if err != nil {
+		return 0, err
+	}
+	_, logits, err := evaluate(cl.enc, cl.tok, s, c.batchSize())
+	if err != nil {
+		return 0, err
+	}
+	names := cl.labels.Names()
+	err = atomicfile.Write(output, func(w io.Writer) error {
+		bw := bufio.NewWriter(w)
+		enc := json.NewEncoder(bw)
+		for i, l := range logits {
+			p := Prediction{ID: s.examples[i].ID, Label: names[argmax(l)], Logits: l, Probabilities: softmax(l)}
+			if err := enc.Encode(p); err != nil {
+				return err
+			}
+		}
+		return bw.Flush()
+	})
+	return len(logits), err
+}
