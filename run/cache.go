@@ -1,18 +1,219 @@
 package run
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
 
+	"github.com/autofreeze/autofreeze/cachefmt"
+	"github.com/autofreeze/autofreeze/model"
+	"github.com/autofreeze/autofreeze/precompute"
 	"github.com/autofreeze/autofreeze/text"
 )
 
-type activationCache struct{ ref CacheRef }
+// The run's activation caches live in RUN/cache/K-<k>: the hidden states
+// entering layer k of every training example, row i being example i of the
+// training split. "memory" decodes a cache into RAM when it opens; "disk"
+// decodes row groups as batches need them.
 
-func (c *activationCache) close() {}
+// activationCache is an open cache at one freeze point.
+type activationCache struct {
+	ref    CacheRef
+	cache  *cachefmt.Cache
+	hidden int
+	row    cachefmt.Row
+}
+
+func (c *activationCache) close() { c.cache.Close() }
+
+// batch assembles the cached states of rows into a padded [b.Size,
+// b.SeqLen, hidden] slice (zero at padding, which attention masks out).
 func (c *activationCache) batch(rows []int, b text.Batch) ([]float32, error) {
-	return nil, errors.New("no cache")
+	h := c.hidden
+	out := make([]float32, b.Size*b.SeqLen*h)
+	for i, r := range rows {
+		if err := c.cache.ReadRow(r, &c.row); err != nil {
+			return nil, err
+		}
+		if c.row.Tokens != b.Lengths[i] {
+			return nil, fmt.Errorf("%s: row %d has %d tokens, the example has %d: %w", c.ref.Dir, r, c.row.Tokens, b.Lengths[i], cachefmt.ErrStale)
+		}
+		copy(out[i*b.SeqLen*h:], c.row.Hidden)
+	}
+	return out, nil
 }
+
+// exporterVersion names the code that computes cached activations; bump it
+// when the numbers it produces change.
+const exporterVersion = "autofreeze-1"
+
+// datasetHash identifies the training examples: the file's bytes and which
+// of its rows the run trains on.
+func (r *trainRun) datasetHash() (string, error) {
+	if r.dataHash != "" {
+		return r.dataHash, nil
+	}
+	f, err := os.Open(r.cfg.Train)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	fmt.Fprintf(h, "\nrows:")
+	for _, e := range r.train.examples {
+		fmt.Fprintf(h, "%d,", e.ID)
+	}
+	r.dataHash = hex.EncodeToString(h.Sum(nil))
+	return r.dataHash, nil
+}
+
+func (r *trainRun) cacheFingerprint(k int) (cachefmt.Fingerprint, error) {
+	w, err := r.enc.Weights()
+	if err != nil {
+		return cachefmt.Fingerprint{}, err
+	}
+	weights, err := model.Fingerprint(w, r.mcfg.RangeParams(model.Range{Start: 0, End: k}))
+	if err != nil {
+		return cachefmt.Fingerprint{}, err
+	}
+	data, err := r.datasetHash()
+	if err != nil {
+		return cachefmt.Fingerprint{}, err
+	}
+	dtype, err := cachefmt.ParseDtype(r.cfg.CacheDType)
+	if err != nil {
+		return cachefmt.Fingerprint{}, err
+	}
+	return cachefmt.Fingerprint{PrefixWeights: weights, Layer: k, Tokenizer: r.tok.Hash(),
+		MaxLength: r.cfg.MaxLength, Dataset: data, Dtype: dtype, Exporter: exporterVersion}, nil
+}
+
+func (r *trainRun) openCache(dir string, k int, fp cachefmt.Fingerprint) (*activationCache, error) {
+	c, err := cachefmt.OpenCache(filepath.Join(r.cfg.Out, dir), fp, &cachefmt.ReaderOptions{InMemory: r.cfg.Cache == "memory"})
+	if err != nil {
+		return nil, err
+	}
+	return &activationCache{ref: CacheRef{Dir: dir, K: k, Fingerprint: fp.Hash()}, cache: c, hidden: c.Hidden()}, nil
+}
+
+// buildCache makes the cache of the activations entering layer k: reused
+// when a verified one is there (a resumed run), advanced from the cache at
+// the previous freeze point when there is one (only the newly frozen layers
+// run), built from the tokens otherwise.
 func (r *trainRun) buildCache(k int) (*activationCache, error) {
-	return nil, errors.New("cache: not wired")
+	fp, err := r.cacheFingerprint(k)
+	if err != nil {
+		return nil, err
+	}
+	rel := filepath.Join("cache", fmt.Sprintf("K-%d", k))
+	dir := filepath.Join(r.cfg.Out, rel)
+	if err := cachefmt.Verify(dir, &fp); err == nil {
+		return r.openCache(rel, k, fp)
+	} else if _, statErr := os.Stat(dir); statErr == nil {
+		r.log.Warn("activation cache does not verify; rebuilding it", "dir", dir, "reason", err)
+		if err := os.RemoveAll(dir); err != nil {
+			return nil, err
+		}
+	}
+	var from *activationCache
+	if r.prefix != nil {
+		for _, c := range []*activationCache{r.prefix.pending, r.prefix.active} {
+			if c != nil && c.ref.K < k && (from == nil || c.ref.K > from.ref.K) {
+				from = c
+			}
+		}
+	}
+	start := 0
+	if from != nil {
+		start = from.ref.K
+	}
+	engine, closeEngine, err := r.prefixEngine(model.Range{Start: start, End: k}, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer closeEngine()
+	job := precompute.Job{Dir: dir, Of: 1, Fingerprint: fp, Hidden: r.mcfg.HiddenSize, Encodings: r.train.encs,
+		Labels: r.train.labels, Tokenizer: r.tok, BatchSize: r.cfg.EvalBatchSize, Logger: r.log}
+	t0 := time.Now()
+	if from != nil {
+		err = precompute.Advance(context.Background(), job, engine, from.cache)
+	} else {
+		err = precompute.Build(context.Background(), job, engine)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c, err := r.openCache(rel, k, fp)
+	if err != nil {
+		return nil, err
+	}
+	m := c.cache.Manifest()
+	var bytes int64
+	for _, s := range m.Shards {
+		bytes += s.Bytes
+	}
+	r.log.Info("activation cache built", "k", k, "from_layer", start, "engine", r.cfg.Engine, "rows", c.cache.Rows(), "bytes", bytes, "seconds", fmt.Sprintf("%.1f", time.Since(t0).Seconds()))
+	err = r.metrics.write(map[string]any{"type": "cache", "event": "built", "step": r.st.Step, "elapsed_s": r.elapsed(), "k": k,
+		"from_layer": start, "engine": r.cfg.Engine, "rows": c.cache.Rows(), "bytes": bytes, "build_seconds": time.Since(t0).Seconds(), "dir": rel})
+	return c, err
 }
-func (r *trainRun) reopenCache(ref CacheRef) error { return errors.New("cache: not wired") }
+
+// reopenCache reopens the cache a checkpoint trained from, rebuilding it
+// when it is missing or does not verify.
+func (r *trainRun) reopenCache(ref CacheRef) error {
+	fp, err := r.cacheFingerprint(ref.K)
+	if err != nil {
+		return err
+	}
+	c, err := r.openCache(ref.Dir, ref.K, fp)
+	if err != nil {
+		if !errors.Is(err, cachefmt.ErrCorrupt) && !errors.Is(err, cachefmt.ErrStale) && !errors.Is(err, cachefmt.ErrMissing) && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+		r.log.Warn("the checkpoint's activation cache is unusable; rebuilding", "dir", ref.Dir, "reason", err)
+		if c, err = r.buildCache(ref.K); err != nil {
+			return err
+		}
+	}
+	c.ref.FromEpoch, c.ref.FromMicro = ref.FromEpoch, ref.FromMicro
+	if r.prefix == nil {
+		r.prefix = &prefixState{}
+	}
+	if r.prefix.pending != nil { // the older of two: it becomes active
+		r.prefix.active = r.prefix.pending
+	}
+	r.prefix.pending = c
+	r.promote(r.st.Epoch, r.st.Micro)
+	return nil
+}
+
+// torchEngine runs a layer range of the live encoder in libtorch.
+type torchEngine struct {
+	r   *trainRun
+	rng model.Range
+}
+
+func (e torchEngine) Run(b text.Batch, in []float32) ([]float32, error) {
+	return e.r.enc.Hidden(b, e.rng, in)
+}
+
+// prefixEngine is what runs layers rng to fill a cache: ONNX Runtime on a
+// fresh export of the live weights, or libtorch.
+func (r *trainRun) prefixEngine(rng model.Range, dir string) (precompute.Engine, func(), error) {
+	switch r.cfg.Engine {
+	case "torch":
+		return torchEngine{r, rng}, func() {}, nil
+	case "onnx":
+		return r.onnxEngine(rng, dir)
+	}
+	return nil, nil, fmt.Errorf("unknown engine %q", r.cfg.Engine)
+}

@@ -52,7 +52,10 @@ type TrainerState struct {
 
 	Frozen int           `json:"frozen_layers"`
 	Policy *freeze.State `json:"freeze_policy,omitempty"`
-	Cache  *CacheRef     `json:"cache,omitempty"`
+	// Cache is the activation cache training reads; PendingCache one built
+	// for a newer freeze point that training switches to at its epoch.
+	Cache        *CacheRef `json:"cache,omitempty"`
+	PendingCache *CacheRef `json:"pending_cache,omitempty"`
 
 	Labels     []string `json:"labels"`
 	MaxLength  int      `json:"max_length"`

@@ -82,6 +82,17 @@ func (r *trainRun) checkpoint(best bool) error {
 		r.st.Policy = &ps
 	}
 	r.st.ElapsedSeconds = r.elapsed()
+	r.st.Cache, r.st.PendingCache = nil, nil
+	if r.prefix != nil {
+		if c := r.prefix.active; c != nil {
+			ref := c.ref
+			r.st.Cache = &ref
+		}
+		if c := r.prefix.pending; c != nil {
+			ref := c.ref
+			r.st.PendingCache = &ref
+		}
+	}
 	dir, err := saveCheckpoint(r.cfg.Out, r.cfg.Model, r.enc, r.tr, r.labels.Names(), r.st, best)
 	if err != nil {
 		return fmt.Errorf("saving checkpoint at step %d: %w", r.st.Step, err)

@@ -56,6 +56,9 @@ func truncateAfter(path string, step int) error {
 }
 
 func (m *metricsLog) write(rec any) error {
+	if m == nil {
+		return nil
+	}
 	line, err := json.Marshal(rec)
 	if err != nil {
 		return err

@@ -83,6 +83,7 @@ type trainRun struct {
 	start                                                  time.Time
 	elapsedBase                                            float64
 	resumedAt                                              int
+	dataHash                                               string
 }
 
 // Train runs (or resumes) a fine-tuning run and writes its directory.
@@ -257,9 +258,11 @@ func (r *trainRun) restore(dir string) error {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
 	r.elapsedBase = r.st.ElapsedSeconds
-	if r.st.Cache != nil {
-		if err := r.reopenCache(*r.st.Cache); err != nil {
-			return err
+	for _, ref := range []*CacheRef{r.st.Cache, r.st.PendingCache} {
+		if ref != nil {
+			if err := r.reopenCache(*ref); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
