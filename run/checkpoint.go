@@ -46,7 +46,7 @@ type TrainerState struct {
 	// ElapsedSeconds is the training time so far, across resumes.
 	ElapsedSeconds float64 `json:"elapsed_seconds"`
 
-	BestEvalLoss float64 `json:"best_eval_loss"`
+	BestEvalLoss float64 `json:"best_eval_loss"` // math.MaxFloat64 before the first evaluation
 	BestStep     int     `json:"best_step"`
 	EvalsNoGain  int     `json:"evals_without_improvement"`
 

@@ -218,7 +218,7 @@ func (r *trainRun) prepare() error {
 		}
 		r.resumedAt = r.st.Step
 	} else {
-		r.st = TrainerState{Version: stateVersion, TotalSteps: total, BestEvalLoss: math.Inf(1), Labels: r.labels.Names(), MaxLength: c.MaxLength, ConfigHash: configHash(c)}
+		r.st = TrainerState{Version: stateVersion, TotalSteps: total, BestEvalLoss: math.MaxFloat64, Labels: r.labels.Names(), MaxLength: c.MaxLength, ConfigHash: configHash(c)}
 		if r.policy != nil && r.policy.Frozen() > 0 { // static freezing
 			if err := r.applyFreeze(r.policy.Frozen()); err != nil {
 				return err

@@ -1,0 +1,221 @@
+// Package model describes BERT-family encoders as data: the Hugging Face
+// config.json, the names and shapes of every weight tensor, layer ranges, and
+// the safetensors and PyTorch files the weights live in.
+//
+// It holds no native code, so the ONNX exporter, the libtorch trainer, the
+// activation cache and their tests all agree on one description of a model
+// without linking libtorch or ONNX Runtime.
+package model
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/autofreeze/autofreeze/internal/atomicfile"
+)
+
+// ConfigFile is the name of a Hugging Face model's configuration file.
+const ConfigFile = "config.json"
+
+// ErrUnsupported is wrapped by errors about models autofreeze cannot run.
+var ErrUnsupported = errors.New("unsupported model")
+
+// Config is the part of a Hugging Face BERT config.json that determines the
+// computation, plus the label maps of a classification checkpoint.
+type Config struct {
+	ModelType             string   `json:"model_type"`
+	Architectures         []string `json:"architectures,omitempty"`
+	VocabSize             int      `json:"vocab_size"`
+	HiddenSize            int      `json:"hidden_size"`
+	NumLayers             int      `json:"num_hidden_layers"`
+	NumHeads              int      `json:"num_attention_heads"`
+	IntermediateSize      int      `json:"intermediate_size"`
+	HiddenAct             string   `json:"hidden_act"`
+	HiddenDropout         float64  `json:"hidden_dropout_prob"`
+	AttentionDropout      float64  `json:"attention_probs_dropout_prob"`
+	MaxPositions          int      `json:"max_position_embeddings"`
+	TypeVocabSize         int      `json:"type_vocab_size"`
+	LayerNormEps          float64  `json:"layer_norm_eps"`
+	PadTokenID            int      `json:"pad_token_id"`
+	PositionEmbeddingType string   `json:"position_embedding_type,omitempty"`
+
+	// Labels are the class names of a classification checkpoint, indexed by
+	// class id (from id2label). Empty for a bare encoder.
+	Labels []string `json:"-"`
+
+	// raw keeps every field of the file, so that writing a config back keeps
+	// what this struct does not model.
+	raw map[string]json.RawMessage
+}
+
+// supportedTypes are the model_type values whose computation Config covers.
+// MiniLM checkpoints on the Hub declare "bert".
+var supportedTypes = map[string]bool{"bert": true, "minilm": true}
+
+// LoadConfig reads and validates DIR/config.json.
+func LoadConfig(dir string) (*Config, error) {
+	path := filepath.Join(dir, ConfigFile)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		st, derr := os.Stat(dir)
+		switch {
+		case errors.Is(derr, fs.ErrNotExist):
+			return nil, fmt.Errorf("model directory %s does not exist: pass a Hugging Face model directory (with config.json and model.safetensors)", dir)
+		case derr == nil && !st.IsDir():
+			return nil, fmt.Errorf("%s is a file, not a model directory: pass a Hugging Face model directory (with config.json and model.safetensors)", dir)
+		case derr == nil && errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("%s: no config.json: %s is not a Hugging Face model directory", path, dir)
+		}
+		return nil, err
+	}
+	return ParseConfig(path, data)
+}
+
+// ParseConfig parses a config.json held in data; name is used in errors.
+func ParseConfig(name string, data []byte) (*Config, error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return nil, fmt.Errorf("%s: holds a JSON %s, want an object", name, typeErr.Value)
+		}
+		return nil, fmt.Errorf("%s: not valid JSON: %w", name, err)
+	}
+	c := Config{
+		// Hugging Face's BertConfig defaults, for fields a file may omit.
+		HiddenAct: "gelu", LayerNormEps: 1e-12, TypeVocabSize: 2,
+		HiddenDropout: 0.1, AttentionDropout: 0.1, MaxPositions: 512,
+		PositionEmbeddingType: "absolute",
+	}
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	c.raw = raw
+	if err := c.parseLabels(raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return &c, nil
+}
+
+// Validate checks that the configuration describes an encoder autofreeze
+// can run.
+func (c *Config) Validate() error {
+	if c.ModelType == "" {
+		return fmt.Errorf("%w: config has no model_type (want \"bert\")", ErrUnsupported)
+	}
+	if !supportedTypes[c.ModelType] {
+		return fmt.Errorf("%w: model_type %q: autofreeze runs BERT-family encoders (model_type \"bert\", e.g. BERT, MiniLM)", ErrUnsupported, c.ModelType)
+	}
+	if c.HiddenAct != "gelu" {
+		return fmt.Errorf("%w: hidden_act %q (only the exact erf \"gelu\" is implemented)", ErrUnsupported, c.HiddenAct)
+	}
+	if c.PositionEmbeddingType != "absolute" {
+		return fmt.Errorf("%w: position_embedding_type %q (only \"absolute\")", ErrUnsupported, c.PositionEmbeddingType)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize},
+		{"num_hidden_layers", c.NumLayers}, {"num_attention_heads", c.NumHeads},
+		{"intermediate_size", c.IntermediateSize}, {"max_position_embeddings", c.MaxPositions},
+		{"type_vocab_size", c.TypeVocabSize},
+	} {
+		if f.v <= 0 {
+			return fmt.Errorf("%s must be a positive integer, got %d", f.name, f.v)
+		}
+	}
+	if c.HiddenSize%c.NumHeads != 0 {
+		return fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumHeads)
+	}
+	if c.LayerNormEps <= 0 {
+		return fmt.Errorf("layer_norm_eps must be positive, got %g", c.LayerNormEps)
+	}
+	return nil
+}
+
+// HeadDim is the size of one attention head.
+func (c *Config) HeadDim() int { return c.HiddenSize / c.NumHeads }
+
+func (c *Config) parseLabels(raw map[string]json.RawMessage) error {
+	msg, ok := raw["id2label"]
+	if !ok {
+		return nil
+	}
+	var m map[string]string
+	if err := json.Unmarshal(msg, &m); err != nil {
+		return fmt.Errorf("id2label: %w", err)
+	}
+	labels := make([]string, len(m))
+	seen := make([]bool, len(m))
+	for k, v := range m {
+		id, err := strconv.Atoi(k)
+		if err != nil || id < 0 || id >= len(m) || seen[id] {
+			return fmt.Errorf("id2label: key %q is not one of the ids 0..%d", k, len(m)-1)
+		}
+		labels[id], seen[id] = v, true
+	}
+	c.Labels = labels
+	return nil
+}
+
+// WithLabels returns a copy of c for a classifier over labels.
+func (c *Config) WithLabels(labels []string) *Config {
+	out := *c
+	out.Labels = append([]string(nil), labels...)
+	return &out
+}
+
+// Marshal renders c as config.json: the fields of the file it was read from,
+// updated with c's values, the label maps and the classification
+// architecture when c has labels.
+func (c *Config) Marshal() ([]byte, error) {
+	out := map[string]any{}
+	for k, v := range c.raw {
+		out[k] = v
+	}
+	known, err := json.Marshal(c)
+	if err != nil {
+		return nil, err
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(known, &fields); err != nil {
+		return nil, err
+	}
+	for k, v := range fields {
+		out[k] = v
+	}
+	delete(out, "id2label")
+	delete(out, "label2id")
+	if len(c.Labels) > 0 {
+		id2label := map[string]string{}
+		label2id := map[string]int{}
+		for i, l := range c.Labels {
+			id2label[strconv.Itoa(i)] = l
+			label2id[l] = i
+		}
+		out["id2label"], out["label2id"] = id2label, label2id
+		out["architectures"] = []string{"BertForSequenceClassification"}
+		out["num_labels"] = len(c.Labels)
+		out["problem_type"] = "single_label_classification"
+	}
+	// encoding/json writes map keys sorted, so the file is deterministic.
+	return json.MarshalIndent(out, "", "  ")
+}
+
+// Save writes c to DIR/config.json.
+func (c *Config) Save(dir string) error {
+	data, err := c.Marshal()
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, ConfigFile), append(data, '\n'))
+}

@@ -1,0 +1,173 @@
+package model
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Weight file names, in the order LoadWeights tries them.
+const (
+	SafetensorsFile = "model.safetensors"
+	TorchBinFile    = "pytorch_model.bin"
+)
+
+// Weights are a model's tensors under their BertModel-layout names
+// ("embeddings...", "encoder.layer.N...", "pooler...") plus, for a
+// classification checkpoint, "classifier.weight" and "classifier.bias".
+type Weights struct {
+	Tensors map[string]*Tensor
+	// Source is the file the tensors were read from.
+	Source string
+}
+
+// LoadWeights reads DIR/model.safetensors, or DIR/pytorch_model.bin when
+// there is no safetensors file, maps BertForSequenceClassification names
+// ("bert.encoder...") and old LayerNorm names (gamma/beta) to the BertModel
+// layout, and checks every encoder tensor c needs against its shape. The
+// pooler may be absent (some checkpoints drop it); the caller initialises it.
+func LoadWeights(dir string, c *Config) (*Weights, error) {
+	var (
+		raw  map[string]*Tensor
+		path string
+		err  error
+	)
+	switch {
+	case exists(filepath.Join(dir, SafetensorsFile)):
+		path = filepath.Join(dir, SafetensorsFile)
+		raw, err = ReadSafetensors(path)
+	case exists(filepath.Join(dir, TorchBinFile)):
+		path = filepath.Join(dir, TorchBinFile)
+		raw, err = ReadTorchBin(path)
+	default:
+		return nil, fmt.Errorf("%s: no weights: want %s or %s", dir, SafetensorsFile, TorchBinFile)
+	}
+	if err != nil {
+		return nil, err
+	}
+	w := &Weights{Tensors: make(map[string]*Tensor, len(raw)), Source: path}
+	stored := make(map[string]string, len(raw))
+	for name, t := range raw {
+		c := canonicalName(name)
+		if prev, ok := stored[c]; ok {
+			a, b := min(prev, name), max(prev, name)
+			return nil, fmt.Errorf("%s: %w: tensors %q and %q are both %q: the file mixes two layouts", path, ErrCorrupt, a, b, c)
+		}
+		stored[c] = name
+		w.Tensors[c] = t
+	}
+	if err := w.check(c); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return w, nil
+}
+
+func exists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
+}
+
+// canonicalName maps the names of the layouts Hugging Face has used to the
+// BertModel layout.
+func canonicalName(name string) string {
+	name = strings.TrimPrefix(name, ClassifierPrefix)
+	if strings.Contains(name, "LayerNorm.") {
+		name = strings.Replace(name, "LayerNorm.gamma", "LayerNorm.weight", 1)
+		name = strings.Replace(name, "LayerNorm.beta", "LayerNorm.bias", 1)
+	}
+	return name
+}
+
+// ErrMissingTensor is wrapped when a weight file lacks a tensor the model
+// needs.
+var ErrMissingTensor = errors.New("missing tensor")
+
+func (w *Weights) check(c *Config) error {
+	want := c.EmbeddingParams()
+	for i := 0; i < c.NumLayers; i++ {
+		want = append(want, c.LayerParams(i)...)
+	}
+	for _, p := range want {
+		if err := w.checkParam(p); err != nil {
+			return err
+		}
+	}
+	if _, ok := w.Tensors[c.PoolerParams()[0].Name]; ok {
+		for _, p := range c.PoolerParams() {
+			if err := w.checkParam(p); err != nil {
+				return err
+			}
+		}
+	}
+	if cls, ok := w.Tensors[ClassifierWeight]; ok {
+		if len(cls.Shape) != 2 || cls.Shape[0] < 1 || cls.Shape[1] != int64(c.HiddenSize) {
+			return fmt.Errorf("tensor %q has shape %v, want [num_labels, %d]", ClassifierWeight, cls.Shape, c.HiddenSize)
+		}
+		for _, p := range c.ClassifierParams(int(cls.Shape[0])) {
+			if err := w.checkParam(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (w *Weights) checkParam(p Param) error {
+	t, ok := w.Tensors[p.Name]
+	if !ok {
+		return fmt.Errorf("%w %q (shape %v): the file does not hold a complete BERT encoder matching config.json", ErrMissingTensor, p.Name, p.Shape)
+	}
+	if !equalShape(t.Shape, p.Shape) {
+		return fmt.Errorf("tensor %q has shape %v, but config.json implies %v", p.Name, t.Shape, p.Shape)
+	}
+	return nil
+}
+
+func equalShape(a, b []int64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// HasPooler reports whether the weights include the pooler.
+func (w *Weights) HasPooler() bool {
+	_, ok := w.Tensors["pooler.dense.weight"]
+	return ok
+}
+
+// Fingerprint is a sha256 over the names, shapes and values of the given
+// parameters, in order: it identifies, for instance, the weights of a
+// frozen prefix, whose activations a cache holds.
+func Fingerprint(tensors map[string]*Tensor, params []Param) (string, error) {
+	h := sha256.New()
+	buf := make([]byte, 0, 1<<16)
+	for _, p := range params {
+		t, ok := tensors[p.Name]
+		if !ok {
+			return "", fmt.Errorf("%w %q", ErrMissingTensor, p.Name)
+		}
+		fmt.Fprintf(h, "%s %v\n", p.Name, t.Shape)
+		for _, v := range t.Data {
+			buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
+			if len(buf) == cap(buf) {
+				h.Write(buf)
+				buf = buf[:0]
+			}
+		}
+		h.Write(buf)
+		buf = buf[:0]
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
