@@ -61,6 +61,8 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 			trainCommand(),
 			evalCommand(),
 			predictCommand(),
+			exportCommand(),
+			cacheCommand(),
 		},
 		CustomAppHelpTemplate: ucli.AppHelpTemplate + "\n" + exitStatusHelp(),
 		// Errors are printed once, by run.

@@ -73,6 +73,7 @@ func trainFlags() []ucli.Flag {
 		str("cache-switch", d.CacheSwitch, "start reading a new cache: epoch (next epoch) or immediate"),
 		str("cache-dtype", d.CacheDType, "cache precision: fp32, fp16 or bf16"),
 		str("engine", d.Engine, "what runs the frozen prefix to fill the cache: onnx (ONNX Runtime) or torch"),
+		flag("fused", "export the frozen prefix with ONNX Runtime's fused operators"),
 		str("provider", d.Provider, "ONNX Runtime execution provider: cpu, cuda or tensorrt"),
 		ortLibFlag(),
 	}
@@ -129,7 +130,7 @@ func trainConfig(c *ucli.Context) run.Config {
 		Freeze: c.String("freeze"), FreezeIntervals: c.Int("freeze-intervals"),
 		FreezePercentile: c.Float64("freeze-percentile"), FreezeNorm: c.String("freeze-norm"),
 		Cache: c.String("cache"), CacheSwitch: c.String("cache-switch"), CacheDType: c.String("cache-dtype"),
-		Engine: c.String("engine"), Provider: c.String("provider"), ORTLib: ortLibPath(c),
+		Engine: c.String("engine"), Fused: c.Bool("fused"), Provider: c.String("provider"), ORTLib: ortLibPath(c),
 	}
 }
 

@@ -1,13 +1,45 @@
 package cli
 
 import (
-	"errors"
+	"os"
+	"path/filepath"
 
+	"github.com/autofreeze/autofreeze/frozen"
+	"github.com/autofreeze/autofreeze/frozen/export"
 	"github.com/autofreeze/autofreeze/model"
+	"github.com/autofreeze/autofreeze/text"
 )
 
+// onnxEngine exports the whole encoder to a temporary ONNX file and runs it
+// on ONNX Runtime.
 func onnxEngine(cfg *model.Config, opts encodeOptions) (hiddenFunc, func(), error) {
-	return nil, nil, errors.New("the onnx engine is not wired in yet")
+	if err := frozen.InitRuntime(opts.ORTLib); err != nil {
+		return nil, nil, err
+	}
+	w, err := model.LoadWeights(opts.ModelDir, cfg)
+	if err != nil {
+		return nil, nil, usageError(err)
+	}
+	tmp, err := os.MkdirTemp("", "autofreeze-encode-")
+	if err != nil {
+		return nil, nil, err
+	}
+	runner, err := frozen.ExportAndOpen(filepath.Join(tmp, "encoder.onnx"), cfg, w.Tensors,
+		export.ExportOptions{}, frozen.RunnerOptions{IntraOpThreads: opts.Threads})
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, err
+	}
+	run := func(b text.Batch) ([]float32, error) {
+		return runner.Run(frozen.Batch{Size: b.Size, SeqLen: b.SeqLen, InputIDs: b.IDs, TokenTypeIDs: b.TypeIDs, Mask: b.Mask})
+	}
+	return run, func() { runner.Close(); os.RemoveAll(tmp) }, nil
 }
 
-func ortVersion(lib string) (string, error) { return "", errors.New("not wired in yet") }
+// ortVersion loads the ONNX Runtime library and returns its version.
+func ortVersion(lib string) (string, error) {
+	if err := frozen.InitRuntime(lib); err != nil {
+		return "", err
+	}
+	return frozen.RuntimeVersion(), nil
+}

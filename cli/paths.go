@@ -18,7 +18,8 @@ func ortLibFlag() ucli.Flag {
 
 // ortLibPath resolves the ONNX Runtime library: --ort-lib or ORT_LIB, else
 // the one `make setup` unpacked next to the binary's repository
-// (bin/../.deps) or under the working directory, else the system's.
+// (bin/../.deps) or under the working directory or one of its parents,
+// else the system's.
 func ortLibPath(c *ucli.Context) string {
 	if p := c.String("ort-lib"); p != "" {
 		return p
@@ -31,7 +32,15 @@ func ortLibPath(c *ucli.Context) string {
 	if exe, err := os.Executable(); err == nil {
 		candidates = append(candidates, filepath.Join(filepath.Dir(exe), "..", rel))
 	}
-	candidates = append(candidates, rel)
+	// The working directory and its parents (inside the repository).
+	if wd, err := os.Getwd(); err == nil {
+		for dir := wd; ; dir = filepath.Dir(dir) {
+			candidates = append(candidates, filepath.Join(dir, rel))
+			if filepath.Dir(dir) == dir {
+				break
+			}
+		}
+	}
 	for _, p := range candidates {
 		if _, err := os.Stat(p); err == nil {
 			abs, err := filepath.Abs(p)

@@ -66,9 +66,10 @@ func Build(ctx context.Context, job Job, engine Engine) error {
 
 // Advance computes the cache of job from an existing cache src at an
 // earlier layer: engine runs only the layers between them, reading its
-// input from src. src must hold the same examples in the same order.
+// input (and each row's token count and label) from src, so job needs no
+// Encodings, Labels or Tokenizer. Row i of the new cache is row i of src.
 func Advance(ctx context.Context, job Job, engine Engine, src *cachefmt.Cache) error {
-	if src.Rows() != len(job.Encodings) {
+	if job.Encodings != nil && src.Rows() != len(job.Encodings) {
 		return fmt.Errorf("source cache has %d rows, the data has %d examples", src.Rows(), len(job.Encodings))
 	}
 	return build(ctx, job, engine, src, src.Hidden())
@@ -138,61 +139,28 @@ func writeShard(ctx context.Context, job Job, engine Engine, src *cachefmt.Cache
 			w.Abort()
 		}
 	}()
-	lo, hi := ShardRange(len(job.Encodings), job.Shard, job.Of)
-	h := job.Hidden
-	var row cachefmt.Row
+	total := len(job.Encodings)
+	if src != nil {
+		total = src.Rows()
+	}
+	lo, hi := ShardRange(total, job.Shard, job.Of)
 	for start := lo; start < hi; start += chunkRows {
 		end := min(start+chunkRows, hi)
-		// Sort the chunk by length so batches are tight; keep the results
-		// by row and append them in order.
-		idx := make([]int, end-start)
-		for i := range idx {
-			idx[i] = start + i
+		var in *chunk
+		if src != nil {
+			in, err = readChunk(src, start, end)
+		} else {
+			in = tokenChunk(job, start, end)
 		}
-		slices.SortStableFunc(idx, func(a, b int) int { return job.Encodings[a].Len() - job.Encodings[b].Len() })
-		out := make([][]float32, end-start)
-		for bs := 0; bs < len(idx); bs += job.BatchSize {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			rows := idx[bs:min(bs+job.BatchSize, len(idx))]
-			encs := make([]text.Encoding, len(rows))
-			for i, r := range rows {
-				encs[i] = job.Encodings[r]
-			}
-			b := job.Tokenizer.Pad(encs)
-			var in []float32
-			if src != nil {
-				in = make([]float32, b.Size*b.SeqLen*srcHidden)
-				for i, r := range rows {
-					if err := src.ReadRow(r, &row); err != nil {
-						return err
-					}
-					if row.Tokens != encs[i].Len() {
-						return fmt.Errorf("source cache row %d has %d tokens, the example has %d: the cache was built from other data", r, row.Tokens, encs[i].Len())
-					}
-					copy(in[i*b.SeqLen*srcHidden:], row.Hidden)
-				}
-			}
-			hidden, err := engine.Run(b, in)
-			if err != nil {
-				return fmt.Errorf("rows %d-%d: %w", start, end, err)
-			}
-			if len(hidden) != b.Size*b.SeqLen*h {
-				return fmt.Errorf("engine returned %d values for a %dx%dx%d batch", len(hidden), b.Size, b.SeqLen, h)
-			}
-			for i, r := range rows {
-				n := encs[i].Len()
-				off := i * b.SeqLen * h
-				out[r-start] = slices.Clone(hidden[off : off+n*h])
-			}
+		if err != nil {
+			return err
+		}
+		out, err := runChunk(ctx, job, engine, in, srcHidden)
+		if err != nil {
+			return fmt.Errorf("rows %d-%d: %w", start, end, err)
 		}
 		for i, states := range out {
-			label := int32(-1)
-			if job.Labels != nil {
-				label = int32(job.Labels[start+i])
-			}
-			if err := w.Append(uint64(start+i), label, states); err != nil {
+			if err := w.Append(uint64(start+i), in.labels[i], states); err != nil {
 				return err
 			}
 		}
@@ -201,4 +169,98 @@ func writeShard(ctx context.Context, job Job, engine Engine, src *cachefmt.Cache
 		}
 	}
 	return w.Close()
+}
+
+// chunk is a run of consecutive rows to compute: their token counts and
+// labels, and either their encodings or their input hidden states.
+type chunk struct {
+	lengths []int
+	labels  []int32
+	encs    []text.Encoding
+	hidden  [][]float32 // [tokens*srcHidden] per row, from a source cache
+}
+
+func tokenChunk(job Job, start, end int) *chunk {
+	c := &chunk{encs: job.Encodings[start:end]}
+	for i, e := range c.encs {
+		c.lengths = append(c.lengths, e.Len())
+		label := int32(-1)
+		if job.Labels != nil {
+			label = int32(job.Labels[start+i])
+		}
+		c.labels = append(c.labels, label)
+	}
+	return c
+}
+
+func readChunk(src *cachefmt.Cache, start, end int) (*chunk, error) {
+	c := &chunk{}
+	for i := start; i < end; i++ {
+		row, err := src.Row(i)
+		if err != nil {
+			return nil, err
+		}
+		c.lengths = append(c.lengths, row.Tokens)
+		c.labels = append(c.labels, row.Label)
+		c.hidden = append(c.hidden, row.Hidden)
+	}
+	return c, nil
+}
+
+// runChunk runs the engine over a chunk in batches of similar length and
+// returns each row's output states (real tokens only), in row order.
+func runChunk(ctx context.Context, job Job, engine Engine, c *chunk, srcHidden int) ([][]float32, error) {
+	idx := make([]int, len(c.lengths))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return c.lengths[a] - c.lengths[b] })
+	out := make([][]float32, len(idx))
+	h := job.Hidden
+	for bs := 0; bs < len(idx); bs += job.BatchSize {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		rows := idx[bs:min(bs+job.BatchSize, len(idx))]
+		b, in := c.batch(job, rows, srcHidden)
+		hidden, err := engine.Run(b, in)
+		if err != nil {
+			return nil, err
+		}
+		if len(hidden) != b.Size*b.SeqLen*h {
+			return nil, fmt.Errorf("engine returned %d values for a %dx%dx%d batch", len(hidden), b.Size, b.SeqLen, h)
+		}
+		for i, r := range rows {
+			off := i * b.SeqLen * h
+			out[r] = slices.Clone(hidden[off : off+c.lengths[r]*h])
+		}
+	}
+	return out, nil
+}
+
+// batch pads rows of the chunk: token ids through the tokenizer, or hidden
+// states with a mask of ones over each row's tokens.
+func (c *chunk) batch(job Job, rows []int, srcHidden int) (text.Batch, []float32) {
+	if c.hidden == nil {
+		encs := make([]text.Encoding, len(rows))
+		for i, r := range rows {
+			encs[i] = c.encs[r]
+		}
+		return job.Tokenizer.Pad(encs), nil
+	}
+	seq := 0
+	for _, r := range rows {
+		seq = max(seq, c.lengths[r])
+	}
+	b := text.Batch{Size: len(rows), SeqLen: seq, IDs: make([]int64, len(rows)*seq),
+		TypeIDs: make([]int64, len(rows)*seq), Mask: make([]int64, len(rows)*seq)}
+	in := make([]float32, len(rows)*seq*srcHidden)
+	for i, r := range rows {
+		b.Lengths = append(b.Lengths, c.lengths[r])
+		for j := 0; j < c.lengths[r]; j++ {
+			b.Mask[i*seq+j] = 1
+		}
+		copy(in[i*seq*srcHidden:], c.hidden[r])
+	}
+	return b, in
 }

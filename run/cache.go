@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/autofreeze/autofreeze/cachefmt"
+	"github.com/autofreeze/autofreeze/frozen/export"
 	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/precompute"
 	"github.com/autofreeze/autofreeze/text"
@@ -49,9 +50,18 @@ func (c *activationCache) batch(rows []int, b text.Batch) ([]float32, error) {
 	return out, nil
 }
 
-// exporterVersion names the code that computes cached activations; bump it
-// when the numbers it produces change.
-const exporterVersion = "autofreeze-1"
+// exporterVersion names the code that computes cached activations: the
+// engine, and for ONNX Runtime the exporter's version and graph form.
+func (c Config) exporterVersion() string {
+	if c.Engine == "torch" {
+		return "torch-1"
+	}
+	v := "onnx-" + export.ExporterVersion
+	if c.Fused {
+		v += "-fused"
+	}
+	return v
+}
 
 // datasetHash identifies the training examples: the file's bytes and which
 // of its rows the run trains on.
@@ -94,7 +104,7 @@ func (r *trainRun) cacheFingerprint(k int) (cachefmt.Fingerprint, error) {
 		return cachefmt.Fingerprint{}, err
 	}
 	return cachefmt.Fingerprint{PrefixWeights: weights, Layer: k, Tokenizer: r.tok.Hash(),
-		MaxLength: r.cfg.MaxLength, Dataset: data, Dtype: dtype, Exporter: exporterVersion}, nil
+		MaxLength: r.cfg.MaxLength, Dataset: data, Dtype: dtype, Exporter: r.cfg.exporterVersion()}, nil
 }
 
 func (r *trainRun) openCache(dir string, k int, fp cachefmt.Fingerprint) (*activationCache, error) {

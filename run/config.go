@@ -84,7 +84,9 @@ type Config struct {
 	CacheDType  string `yaml:"cache-dtype"`
 	// Engine runs the frozen prefix for the cache: "onnx" (ONNX Runtime) or
 	// "torch".
-	Engine   string `yaml:"engine"`
+	Engine string `yaml:"engine"`
+	// Fused exports the prefix with ONNX Runtime's fused operators.
+	Fused    bool   `yaml:"fused"`
 	Provider string `yaml:"provider"`
 	ORTLib   string `yaml:"ort-lib"`
 }

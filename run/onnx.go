@@ -1,12 +1,53 @@
 package run
 
 import (
-	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
 
+	"github.com/autofreeze/autofreeze/frozen"
+	"github.com/autofreeze/autofreeze/frozen/export"
 	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/precompute"
+	"github.com/autofreeze/autofreeze/text"
 )
 
-func (r *trainRun) onnxEngine(rng model.Range, dir string) (precompute.Engine, func(), error) {
-	return nil, nil, errors.New("onnx engine: not wired yet")
+// onnxEngine runs an exported layer range on ONNX Runtime.
+type onnxEngine struct{ r *frozen.Runner }
+
+func (e onnxEngine) Run(b text.Batch, in []float32) ([]float32, error) {
+	fb := frozen.Batch{Size: b.Size, SeqLen: b.SeqLen, Mask: b.Mask}
+	if in == nil {
+		fb.InputIDs, fb.TokenTypeIDs = b.IDs, b.TypeIDs
+	} else {
+		fb.Hidden = in
+	}
+	return e.r.Run(fb)
+}
+
+// onnxEngine exports layers rng from the live weights to
+// RUN/onnx/layers-A-B.onnx and opens an ONNX Runtime session on it.
+func (r *trainRun) onnxEngine(rng model.Range, _ string) (precompute.Engine, func(), error) {
+	if err := frozen.InitRuntime(r.cfg.ORTLib); err != nil {
+		return nil, nil, err
+	}
+	w, err := r.enc.Weights()
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := filepath.Join(r.cfg.Out, "onnx")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, nil, err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("layers-%d-%d.onnx", rng.Start, rng.End))
+	provider, err := frozen.ParseProvider(r.cfg.Provider)
+	if err != nil {
+		return nil, nil, err
+	}
+	runner, err := frozen.ExportAndOpen(path, r.mcfg, w, export.ExportOptions{Range: rng, Fused: r.cfg.Fused},
+		frozen.RunnerOptions{Provider: provider, IntraOpThreads: r.cfg.Threads, Logger: r.log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return onnxEngine{runner}, func() { runner.Close() }, nil
 }
