@@ -10,6 +10,8 @@
 #   - Must* ops called log.Fatal on a libtorch error, ending the process
 #     where no caller can report it: they call log.Panic instead, which
 #     autofreeze recovers at its package boundary and returns as an error;
+#   - Float64Values/Int64Values leaked a converted copy (and with it a whole
+#     autograd graph);
 #   - v0.9.1.patch: Path.Sub aliasing, ClipGradNorm deadlock and norm,
 #     VarStore.Unfreeze returning after the first variable.
 set -euo pipefail
@@ -35,6 +37,15 @@ done
 for f in ts/must-tensor-generated.go ts/tensor.go ts/patch.go; do
   sed -i 's/\blog\.Fatal(err)/log.Panic(err)/' "$f"
 done
+
+# Float64Values and Int64Values left their converted copy to the GC; for a
+# tensor with an autograd graph (a loss) the copy kept the whole graph and
+# its activations alive, gigabytes within a few dozen steps.
+sed -i 's|^\t// float64Ts.MustDrop()$|\tfloat64Ts.MustDrop()|; s|^\t// int64Ts.MustDrop()$|\tint64Ts.MustDrop()|' ts/tensor.go
+if grep -q '// float64Ts.MustDrop()' ts/tensor.go || ! grep -q 'int64Ts.MustDrop()' ts/tensor.go; then
+  echo "patch.sh: could not fix Float64Values/Int64Values" >&2
+  exit 1
+fi
 
 libs="-ltorch_cpu -lc10"
 if [[ -f "$torch/lib/libtorch_cuda.so" ]]; then
