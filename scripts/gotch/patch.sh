@@ -10,6 +10,8 @@
 #   - Must* ops called log.Fatal on a libtorch error, ending the process
 #     where no caller can report it: they call log.Panic instead, which
 #     autofreeze recovers at its package boundary and returns as an error;
+#   - in-place ops leaked the tensor handle they replaced (and with it the
+#     tensor);
 #   - Float64Values/Int64Values leaked a converted copy (and with it a whole
 #     autograd graph);
 #   - v0.9.1.patch: Path.Sub aliasing, ClipGradNorm deadlock and norm,
@@ -37,6 +39,16 @@ done
 for f in ts/must-tensor-generated.go ts/tensor.go ts/patch.go; do
   sed -i 's/\blog\.Fatal(err)/log.Panic(err)/' "$f"
 done
+
+# In-place ops (mul_, add_, zero_, ...) got a new torch::Tensor handle from
+# C++ and overwrote the old one without deleting it: the old handle kept a
+# reference, so a temporary updated in place (AdamW's denominators) was never
+# freed, about twice the model's size every step. Free the old handle.
+sed -i -E 's/^(  )ts\.ctensor = \*ptr$/\1lib.AtFree(ts.ctensor)\n\1ts.ctensor = *ptr/' ts/tensor-generated.go
+if [[ $(grep -c '^  lib.AtFree(ts.ctensor)$' ts/tensor-generated.go) -lt 200 ]]; then
+  echo "patch.sh: could not fix the in-place ops' handle leak" >&2
+  exit 1
+fi
 
 # Float64Values and Int64Values left their converted copy to the GC; for a
 # tensor with an autograd graph (a loss) the copy kept the whole graph and
