@@ -169,12 +169,27 @@ setup_reference() {
   stamp reference "$REF_SHA256"
 }
 
+# The PyPI onnx checker, for tests that check every exported graph.
+setup_venv() {
+  local key
+  key=$(sha256sum "$ROOT/scripts/requirements-check.txt" | cut -c1-16)
+  stamp_ok venv "$key" && [[ -x "$DEPS/venv/bin/python" ]] && return
+  need python3 "install Python 3"
+  log "installing the ONNX checker (scripts/requirements-check.txt) into $DEPS/venv"
+  rm -rf "$DEPS/venv"
+  python3 -m venv "$DEPS/venv"
+  PIP_CACHE_DIR="$DL/pip" "$DEPS/venv/bin/pip" install --quiet --disable-pip-version-check \
+    --require-hashes --only-binary=:all: -r "$ROOT/scripts/requirements-check.txt"
+  stamp venv "$key"
+}
+
 setup_libtorch
 setup_onnxruntime
 setup_gotch
 setup_model
 setup_imdb
 setup_reference
+setup_venv
 
 # What the Makefile and tests read: where the native libraries are.
 cat >"$DEPS/paths.env.tmp" <<EOF
