@@ -63,6 +63,7 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 			predictCommand(),
 			exportCommand(),
 			cacheCommand(),
+			reportCommand(),
 		},
 		CustomAppHelpTemplate: ucli.AppHelpTemplate + "\n" + exitStatusHelp(),
 		// Errors are printed once, by run.

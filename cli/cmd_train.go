@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	ucli "github.com/urfave/cli/v2"
 	"github.com/urfave/cli/v2/altsrc"
 
+	"github.com/autofreeze/autofreeze/report"
 	"github.com/autofreeze/autofreeze/run"
 )
 
@@ -146,10 +148,16 @@ func classifyRunError(err error) error {
 
 func printTrainResult(c *ucli.Context, res *run.Result) {
 	w := c.App.Writer
-	fmt.Fprintf(w, "trained %d steps (%d epochs, %s) in %s: %s\n", res.Steps, res.Epochs, res.Stopped, res.Elapsed.Round(1e9), res.RunDir)
-	fmt.Fprintf(w, "best eval: loss %.4f, accuracy %.4f, macro-F1 %.4f\n", res.BestEval.Loss, res.BestEval.Accuracy, res.BestEval.MacroF1)
-	if res.Frozen > 0 {
-		fmt.Fprintf(w, "frozen layers at the end: %d\n", res.Frozen)
+	if r, err := report.Load(res.RunDir); err == nil {
+		report.Summary(w, r)
+		png := filepath.Join(res.RunDir, "report.png")
+		if err := report.PNG(png, r); err != nil {
+			logger(c).Warn("could not draw the report", "err", err)
+		} else {
+			fmt.Fprintf(w, "plot         %s\n", png)
+		}
+	} else {
+		logger(c).Warn("could not read the run's metrics", "err", err)
 	}
-	fmt.Fprintf(w, "best checkpoint: %s\n", res.BestCheckpoint)
+	fmt.Fprintf(w, "best model   %s\n", res.BestCheckpoint)
 }
