@@ -64,6 +64,7 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 			exportCommand(),
 			cacheCommand(),
 			reportCommand(),
+			benchCommand(),
 		},
 		CustomAppHelpTemplate: ucli.AppHelpTemplate + "\n" + exitStatusHelp(),
 		// Errors are printed once, by run.

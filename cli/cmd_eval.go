@@ -42,9 +42,13 @@ func evalCommand() *ucli.Command {
 		Usage:     "evaluate a checkpoint on labelled data: loss, accuracy, macro-F1, MCC",
 		UsageText: "autofreeze eval --model CKPT --data FILE [--output metrics.json]",
 		Flags: append(inferenceFlags(),
-			&ucli.StringFlag{Name: "output", Usage: "also write the metrics to this JSON file"}),
+			&ucli.StringFlag{Name: "output", Usage: "also write the metrics to this JSON file"},
+			&ucli.IntFlag{Name: "limit", Usage: "evaluate a seeded random sample of this many examples (0: all)"},
+			&ucli.Uint64Flag{Name: "seed", Value: 42, Usage: "seed of the --limit sample"}),
 		Action: func(c *ucli.Context) error {
-			m, err := run.Evaluate(inferenceConfig(c))
+			ic := inferenceConfig(c)
+			ic.Limit, ic.Seed = c.Int("limit"), c.Uint64("seed")
+			m, err := run.Evaluate(ic)
 			if err != nil {
 				return classifyRunError(err)
 			}

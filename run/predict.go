@@ -23,6 +23,9 @@ type InferenceConfig struct {
 	MaxLength int
 	BatchSize int // 0 means 64
 	Threads   int
+	// Limit evaluates a seeded random sample of that many examples (0: all).
+	Limit int
+	Seed  uint64
 }
 
 // classifier is a checkpoint loaded for inference.
@@ -99,6 +102,7 @@ func Evaluate(c InferenceConfig) (Metrics, error) {
 	if err != nil {
 		return Metrics{}, badInput(err)
 	}
+	ds = sample(ds, c.Limit, c.Seed)
 	s, err := newSplit(ds, cl.tok, &cl.labels, cl.maxLen)
 	if err != nil {
 		return Metrics{}, badInput(err)

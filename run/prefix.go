@@ -43,7 +43,8 @@ func (r *trainRun) prefixMoved(epoch, micro int) error {
 		r.prefix.pending.close()
 	}
 	c.ref.FromEpoch, c.ref.FromMicro = epoch+1, 0
-	if r.cfg.CacheSwitch == "immediate" {
+	// Static freezing builds its cache before the first step: use it at once.
+	if r.cfg.CacheSwitch == "immediate" || r.st.Step == 0 {
 		c.ref.FromEpoch, c.ref.FromMicro = epoch, micro
 	}
 	r.prefix.pending = c

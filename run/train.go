@@ -279,6 +279,11 @@ func (r *trainRun) microSeed(epoch, micro int) int64 {
 func (r *trainRun) loop(ctx context.Context) (*Result, error) {
 	c := r.cfg
 	r.start = time.Now()
+	if r.st.Step == 0 && r.st.Micro == 0 && r.tr.Frozen() > 0 { // static freezing
+		if err := r.prefixMoved(r.st.Epoch, 0); err != nil {
+			return nil, err
+		}
+	}
 	res := &Result{RunDir: c.Out, Stopped: "completed"}
 	lossSum, lossN, exSinceLog := 0.0, 0, 0
 	lastLog := time.Now()

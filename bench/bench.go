@@ -1,0 +1,194 @@
+// Package bench answers two questions with numbers: does adaptive freezing
+// beat full fine-tuning and static freezing, and does caching the frozen
+// prefix's activations pay off against recomputing them? It runs
+// `autofreeze train` once per mode as a child process (so each mode's wall
+// time and peak memory are its own), evaluates each best checkpoint on held
+// out test data, times the ways of obtaining the prefix's activations, and
+// writes Markdown tables and a plot.
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/autofreeze/autofreeze/report"
+)
+
+// Options say what to compare. Every mode trains on the same data, seed,
+// epochs and step budget.
+type Options struct {
+	Exe                              string   // the autofreeze binary that runs each mode
+	Env                              []string // environment of the child processes (nil: this one's)
+	Out                              string   // directory for the runs, tables and plot
+	Model, Train, Test               string
+	TrainLimit, EvalLimit, TestLimit int
+	Epochs, MaxLength, BatchSize     int
+	LR                               float64
+	Seed                             uint64
+	Threads                          int
+	// TrainArgs are more flags for every `train` (e.g. --freeze-intervals).
+	TrainArgs []string
+	Logger    *slog.Logger
+}
+
+// Mode is one way of fine-tuning.
+type Mode struct {
+	Name  string
+	About string
+	Args  []string
+}
+
+// Result is one mode's outcome.
+type Result struct {
+	Mode           Mode
+	RunDir         string
+	WallSeconds    float64 // the whole `train` process
+	TrainSeconds   float64 // training and evaluation, from its metrics
+	TestAccuracy   float64
+	TestExamples   int
+	BestEvalAcc    float64
+	ExamplesPerSec float64 // training examples over training wall time
+	PeakRSSBytes   int64
+	CacheBytes     int64
+	FinalFrozen    int
+	IdealSpeedup   float64
+	Run            *report.Run
+}
+
+func (o Options) log() *slog.Logger {
+	if o.Logger == nil {
+		return slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return o.Logger
+}
+
+func (o Options) trainArgs(out string) []string {
+	args := []string{"--quiet", "train", "--model", o.Model, "--train", o.Train, "--out", out,
+		"--seed", strconv.FormatUint(o.Seed, 10), "--epochs", strconv.Itoa(o.Epochs),
+		"--max-length", strconv.Itoa(o.MaxLength), "--batch-size", strconv.Itoa(o.BatchSize),
+		"--lr", strconv.FormatFloat(o.LR, 'g', -1, 64), "--threads", strconv.Itoa(o.Threads),
+		"--train-limit", strconv.Itoa(o.TrainLimit), "--eval-limit", strconv.Itoa(o.EvalLimit)}
+	return append(args, o.TrainArgs...)
+}
+
+// RunMode trains one mode in a child process, then evaluates its best
+// checkpoint on the test data.
+func RunMode(ctx context.Context, o Options, m Mode) (*Result, error) {
+	dir := filepath.Join(o.Out, m.Name)
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	args := append(o.trainArgs(dir), m.Args...)
+	o.log().Info("bench: training", "mode", m.Name, "args", m.Args)
+	t0 := time.Now()
+	state, err := runChild(ctx, o, args, filepath.Join(o.Out, m.Name+".log"))
+	if err != nil {
+		return nil, fmt.Errorf("mode %s: %w", m.Name, err)
+	}
+	res := &Result{Mode: m, RunDir: dir, WallSeconds: time.Since(t0).Seconds()}
+	if ru, ok := state.SysUsage().(*syscall.Rusage); ok {
+		res.PeakRSSBytes = ru.Maxrss * 1024
+	}
+	r, err := report.Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	res.Run = r
+	res.TrainSeconds = r.Elapsed()
+	res.FinalFrozen = r.FinalFrozen()
+	res.IdealSpeedup = r.IdealSpeedup()
+	res.CacheBytes = r.CacheBytes()
+	if b := r.Best(); b != nil {
+		res.BestEvalAcc = b.Accuracy
+	}
+	if res.TrainSeconds > 0 {
+		res.ExamplesPerSec = float64(r.TrainSize*o.Epochs) / res.TrainSeconds
+	}
+	testJSON := filepath.Join(dir, "test.json")
+	evalArgs := []string{"--quiet", "eval", "--model", filepath.Join(dir, "checkpoints", "best"), "--data", o.Test,
+		"--limit", strconv.Itoa(o.TestLimit), "--seed", strconv.FormatUint(o.Seed, 10), "--threads", strconv.Itoa(o.Threads),
+		"--max-length", strconv.Itoa(o.MaxLength), "--output", testJSON}
+	if _, err := runChild(ctx, o, evalArgs, filepath.Join(o.Out, m.Name+"-test.log")); err != nil {
+		return nil, fmt.Errorf("mode %s: test evaluation: %w", m.Name, err)
+	}
+	var tm struct {
+		Accuracy float64 `json:"accuracy"`
+		Examples int     `json:"examples"`
+	}
+	data, err := os.ReadFile(testJSON)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(data, &tm); err != nil {
+		return nil, fmt.Errorf("%s: %w", testJSON, err)
+	}
+	res.TestAccuracy, res.TestExamples = tm.Accuracy, tm.Examples
+	o.log().Info("bench: done", "mode", m.Name, "wall_s", fmt.Sprintf("%.1f", res.WallSeconds), "test_accuracy", res.TestAccuracy, "frozen", res.FinalFrozen)
+	return res, nil
+}
+
+// runChild runs the autofreeze binary, its output going to logPath.
+func runChild(ctx context.Context, o Options, args []string, logPath string) (*os.ProcessState, error) {
+	logf, err := os.Create(logPath)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.CommandContext(ctx, o.Exe, args...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.Env = o.Env
+	if err := cmd.Run(); err != nil {
+		tail, _ := os.ReadFile(logPath)
+		if len(tail) > 2000 {
+			tail = tail[len(tail)-2000:]
+		}
+		return nil, fmt.Errorf("%s %v: %w\n%s", o.Exe, args, err, tail)
+	}
+	return cmd.ProcessState, nil
+}
+
+// Modes runs every mode: full fine-tuning, AutoFreeze without a cache and
+// with the memory and disk caches, then static freezing of the K AutoFreeze
+// reached and of all layers but the last.
+func Modes(ctx context.Context, o Options, layers int) ([]*Result, error) {
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, err
+	}
+	first := []Mode{
+		{"full", "full fine-tuning (no freezing)", []string{"--freeze", "off"}},
+		{"autofreeze-nocache", "AutoFreeze, frozen prefix recomputed under no-grad", []string{"--freeze", "auto", "--cache", "off"}},
+		{"autofreeze-memory", "AutoFreeze, activations cached in memory", []string{"--freeze", "auto", "--cache", "memory"}},
+		{"autofreeze-disk", "AutoFreeze, activations cached on disk", []string{"--freeze", "auto", "--cache", "disk"}},
+	}
+	var results []*Result
+	for _, m := range first {
+		r, err := RunMode(ctx, o, m)
+		if err != nil {
+			return results, err
+		}
+		results = append(results, r)
+	}
+	k := results[len(results)-1].FinalFrozen
+	statics := []Mode{}
+	if k > 0 && k != layers-1 {
+		statics = append(statics, Mode{fmt.Sprintf("static-%d", k), fmt.Sprintf("the first %d layers frozen from the start (AutoFreeze's final K)", k), []string{"--freeze", strconv.Itoa(k)}})
+	}
+	statics = append(statics, Mode{fmt.Sprintf("static-%d", layers-1), "all layers but the last frozen from the start", []string{"--freeze", strconv.Itoa(layers - 1)}})
+	for _, m := range statics {
+		r, err := RunMode(ctx, o, m)
+		if err != nil {
+			return results, err
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}

@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	ucli "github.com/urfave/cli/v2"
+
+	"github.com/autofreeze/autofreeze/bench"
+	"github.com/autofreeze/autofreeze/internal/atomicfile"
+	"github.com/autofreeze/autofreeze/internal/tinymodel"
+	"github.com/autofreeze/autofreeze/model"
+	"github.com/autofreeze/autofreeze/report"
+)
+
+func benchCommand() *ucli.Command {
+	return &ucli.Command{
+		Name:  "bench",
+		Usage: "compare full fine-tuning, AutoFreeze (no cache, memory, disk) and static freezing; time the cache against recomputing",
+		UsageText: "autofreeze bench --out DIR [--model DIR --train FILE --test FILE ...]\n" +
+			"   autofreeze bench --quick --out DIR   (every mode on a tiny model, in seconds)",
+		Description: "Each mode runs as its own `autofreeze train` process on the same data, seed and epochs;\n" +
+			"its best checkpoint is then evaluated on the test file. Writes DIR/BENCHMARKS.md (tables)\n" +
+			"and DIR/accuracy.png (loss, accuracy and frozen layers against wall time, all modes).",
+		Flags: []ucli.Flag{
+			&ucli.StringFlag{Name: "out", Usage: "directory for the runs and results", Required: true},
+			&ucli.BoolFlag{Name: "quick", Usage: "a tiny random model and a toy task: checks every mode end to end (no meaningful timings)"},
+			&ucli.StringFlag{Name: "model", Value: ".deps/models/all-minilm-l6-v2", Usage: "model directory"},
+			&ucli.StringFlag{Name: "train", Value: ".deps/data/imdb/train.jsonl", Usage: "training data"},
+			&ucli.StringFlag{Name: "test", Value: ".deps/data/imdb/test.jsonl", Usage: "test data"},
+			&ucli.IntFlag{Name: "train-limit", Value: 2000, Usage: "training examples (seeded sample)"},
+			&ucli.IntFlag{Name: "eval-limit", Value: 300, Usage: "held-out examples evaluated after each epoch"},
+			&ucli.IntFlag{Name: "test-limit", Value: 2000, Usage: "test examples (seeded sample)"},
+			&ucli.IntFlag{Name: "epochs", Value: 3, Usage: "epochs"},
+			&ucli.IntFlag{Name: "max-length", Value: 128, Usage: "tokens per example"},
+			&ucli.IntFlag{Name: "batch-size", Value: 16, Usage: "batch size"},
+			&ucli.Float64Flag{Name: "lr", Value: 1e-4, Usage: "peak learning rate"},
+			&ucli.Uint64Flag{Name: "seed", Value: 42, Usage: "seed"},
+			&ucli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "CPU threads for every mode"},
+			&ucli.StringSliceFlag{Name: "train-arg", Usage: "extra flag for every train run (repeatable), e.g. --train-arg=--freeze-intervals=10"},
+			ortLibFlag(),
+		},
+		Action: func(c *ucli.Context) error {
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			o := bench.Options{
+				Exe: exe, Out: c.String("out"), Model: c.String("model"), Train: c.String("train"), Test: c.String("test"),
+				TrainLimit: c.Int("train-limit"), EvalLimit: c.Int("eval-limit"), TestLimit: c.Int("test-limit"),
+				Epochs: c.Int("epochs"), MaxLength: c.Int("max-length"), BatchSize: c.Int("batch-size"),
+				LR: c.Float64("lr"), Seed: c.Uint64("seed"), Threads: c.Int("threads"),
+				TrainArgs: c.StringSlice("train-arg"), Logger: logger(c),
+			}
+			if c.Bool("quick") {
+				if err := quickSetup(&o); err != nil {
+					return err
+				}
+			}
+			if err := os.MkdirAll(o.Out, 0o755); err != nil {
+				return err
+			}
+			cfg, err := model.LoadConfig(o.Model)
+			if err != nil {
+				return usageError(err)
+			}
+			results, err := bench.Modes(c.Context, o, cfg.NumLayers)
+			if err != nil {
+				return err
+			}
+			var pc *bench.PrefixCosts
+			for _, r := range results {
+				if r.Mode.Name == "autofreeze-disk" && r.FinalFrozen > 0 {
+					if pc, err = bench.MeasurePrefix(c.Context, o, r.RunDir, r.FinalFrozen, ortLibPath(c)); err != nil {
+						return err
+					}
+				}
+			}
+			var md bytes.Buffer
+			bench.Markdown(&md, o, results, pc, "autofreeze"+commandLine(), machineDescription())
+			if err := atomicfile.WriteFile(filepath.Join(o.Out, "BENCHMARKS.md"), md.Bytes()); err != nil {
+				return err
+			}
+			var runs []*report.Run
+			for _, r := range results {
+				r.Run.Name = r.Mode.Name
+				runs = append(runs, r.Run)
+			}
+			if err := report.PNG(filepath.Join(o.Out, "accuracy.png"), runs...); err != nil {
+				return err
+			}
+			c.App.Writer.Write(md.Bytes())
+			fmt.Fprintf(c.App.Writer, "\nwrote %s and %s\n", filepath.Join(o.Out, "BENCHMARKS.md"), filepath.Join(o.Out, "accuracy.png"))
+			return nil
+		},
+	}
+}
+
+// commandLine is this process's arguments, for the record.
+func commandLine() string {
+	args := os.Args[1:]
+	for i, a := range args {
+		if a == "bench" {
+			return " " + strings.Join(args[i:], " ")
+		}
+	}
+	return ""
+}
+
+// quickSetup points the options at a tiny random model and toy data in
+// OUT/quick-data, sized to run every mode in seconds.
+func quickSetup(o *bench.Options) error {
+	dir := filepath.Join(o.Out, "quick-data")
+	o.Model, o.Train, o.Test = filepath.Join(dir, "model"), filepath.Join(dir, "train.csv"), filepath.Join(dir, "test.csv")
+	if err := tinymodel.WriteModel(o.Model, 1); err != nil {
+		return err
+	}
+	if err := tinymodel.WriteCSV(o.Train, 400, 1); err != nil {
+		return err
+	}
+	if err := tinymodel.WriteCSV(o.Test, 100, 2); err != nil {
+		return err
+	}
+	o.TrainLimit, o.EvalLimit, o.TestLimit = 360, 40, 100
+	o.Epochs, o.MaxLength, o.BatchSize, o.LR, o.Threads = 3, 24, 16, 5e-3, 1
+	o.TrainArgs = append(o.TrainArgs, "--freeze-intervals", "10", "--engine", "onnx")
+	return nil
+}
+
+// machineDescription names the CPU, cores and memory.
+func machineDescription() string {
+	cpu := "unknown CPU"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				cpu = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	mem := ""
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int64
+		fmt.Sscanf(strings.TrimPrefix(strings.Split(string(data), "\n")[0], "MemTotal:"), "%d", &kb)
+		mem = fmt.Sprintf(", %.0f GiB", float64(kb)/(1<<20))
+	}
+	return fmt.Sprintf("%s, %d cores%s, no GPU (%s/%s)", cpu, runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH)
+}
