@@ -11,6 +11,7 @@ package run
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -234,9 +235,29 @@ func (c Config) FreezeConfig() (freeze.Config, error) {
 	return fc.WithDefaults(), nil
 }
 
-// SaveYAML writes c as YAML, atomically.
+// SaveYAML writes c as YAML, atomically. Floats keep a decimal point
+// (max-grad-norm: 1.0, not 1), so reading the file back as flags (altsrc)
+// sees floats where flags expect them.
 func (c Config) SaveYAML(path string) error {
-	data, err := yaml.Marshal(c)
+	var doc yaml.Node
+	if err := doc.Encode(c); err != nil {
+		return err
+	}
+	floats := map[string]bool{}
+	t := reflect.TypeOf(c)
+	for i := 0; i < t.NumField(); i++ {
+		if t.Field(i).Type.Kind() == reflect.Float64 {
+			floats[strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]] = true
+		}
+	}
+	for i := 0; i+1 < len(doc.Content); i += 2 {
+		k, v := doc.Content[i], doc.Content[i+1]
+		if floats[k.Value] && !strings.ContainsAny(v.Value, ".eEn") {
+			v.Value += ".0"
+			v.Tag = "!!float"
+		}
+	}
+	data, err := yaml.Marshal(&doc)
 	if err != nil {
 		return err
 	}
