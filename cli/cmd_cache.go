@@ -111,18 +111,6 @@ func openPrefixRunner(c *ucli.Context, cfg *model.Config, w *model.Weights, rng 
 	return r, nil
 }
 
-type runnerEngine struct{ r *frozen.Runner }
-
-func (e runnerEngine) Run(b text.Batch, in []float32) ([]float32, error) {
-	fb := frozen.Batch{Size: b.Size, SeqLen: b.SeqLen, Mask: b.Mask}
-	if in == nil {
-		fb.InputIDs, fb.TokenTypeIDs = b.IDs, b.TypeIDs
-	} else {
-		fb.Hidden = in
-	}
-	return e.r.Run(fb)
-}
-
 func cacheBuildCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "build",
@@ -195,7 +183,7 @@ func cacheBuildCommand() *ucli.Command {
 				Encodings: text.EncodeAll(tok, ds.Examples, c.Int("max-length")), Labels: labels, Tokenizer: tok,
 				BatchSize: c.Int("batch-size"), Logger: log,
 				Progress: func(done, total int) { log.Info("cache build", "shard", c.String("shard"), "rows", done, "of", total) }}
-			if err := precompute.Build(c.Context, job, runnerEngine{runner}); err != nil {
+			if err := precompute.Build(c.Context, job, frozen.Engine{Runner: runner}); err != nil {
 				return err
 			}
 			return combineIfComplete(c, out, fp, of)
@@ -315,7 +303,7 @@ func cacheAdvanceCommand() *ucli.Command {
 			log := logger(c)
 			job := precompute.Job{Dir: out, Of: 1, Fingerprint: fp, Hidden: cfg.HiddenSize, BatchSize: c.Int("batch-size"), Logger: log,
 				Progress: func(done, total int) { log.Info("cache advance", "rows", done, "of", total) }}
-			return precompute.Advance(context.Background(), job, runnerEngine{runner}, src)
+			return precompute.Advance(context.Background(), job, frozen.Engine{Runner: runner}, src)
 		},
 	}
 }

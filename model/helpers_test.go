@@ -11,26 +11,12 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/autofreeze/autofreeze/internal/testenv"
 )
 
-// repoRoot walks up from the test's directory to the one holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test's directory")
-		}
-		dir = parent
-	}
-}
+// repoRoot is the directory holding go.mod.
+func repoRoot(t testing.TB) string { return testenv.Root(t) }
 
 // modelDir is the real all-MiniLM-L6-v2 directory; the test skips when it is
 // missing.

@@ -9,21 +9,7 @@ import (
 	"github.com/autofreeze/autofreeze/frozen/export"
 	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/precompute"
-	"github.com/autofreeze/autofreeze/text"
 )
-
-// onnxEngine runs an exported layer range on ONNX Runtime.
-type onnxEngine struct{ r *frozen.Runner }
-
-func (e onnxEngine) Run(b text.Batch, in []float32) ([]float32, error) {
-	fb := frozen.Batch{Size: b.Size, SeqLen: b.SeqLen, Mask: b.Mask}
-	if in == nil {
-		fb.InputIDs, fb.TokenTypeIDs = b.IDs, b.TypeIDs
-	} else {
-		fb.Hidden = in
-	}
-	return e.r.Run(fb)
-}
 
 // onnxEngine exports layers rng from the live weights to
 // RUN/onnx/layers-A-B.onnx and opens an ONNX Runtime session on it.
@@ -49,5 +35,5 @@ func (r *trainRun) onnxEngine(rng model.Range, _ string) (precompute.Engine, fun
 	if err != nil {
 		return nil, nil, err
 	}
-	return onnxEngine{runner}, func() { runner.Close() }, nil
+	return frozen.Engine{Runner: runner}, func() { runner.Close() }, nil
 }

@@ -14,28 +14,12 @@ import (
 	"strings"
 	"testing"
 
+	roottestenv "github.com/autofreeze/autofreeze/internal/testenv"
 	"github.com/autofreeze/autofreeze/model"
 )
 
-// RepoRoot is the directory holding go.mod, found by walking up from the
-// test's working directory.
-func RepoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
+// RepoRoot is the directory holding go.mod (see internal/testenv).
+func RepoRoot(t testing.TB) string { return roottestenv.Root(t) }
 
 // Deps returns the path of rel under .deps, skipping the test when absent.
 func Deps(t testing.TB, rel string) string {
