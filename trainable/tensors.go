@@ -77,3 +77,15 @@ func copyToHost(t *ts.Tensor, dst []float32) {
 func noGradCopy(dst, src *ts.Tensor) {
 	ts.NoGrad(func() { dst.Copy_(src) })
 }
+
+// scalar reads a one-element tensor without creating another tensor (gotch's
+// Float64Values converts to a copy that, for a tensor with a gradient graph,
+// would keep the whole graph alive until the Go GC finalises it).
+func scalar(t *ts.Tensor) float64 {
+	if t.DType() == gotch.Double && t.MustDevice() == gotch.CPU {
+		return *(*float64)(t.MustDataPtr())
+	}
+	var v [1]float32
+	copyToHost(t, v[:])
+	return float64(v[0])
+}

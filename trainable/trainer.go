@@ -178,7 +178,7 @@ func (t *Trainer) Backward(b text.Batch, in []float32, inLayer int, labels []int
 	}
 	lossT := logits.MustCrossEntropyLoss(target, &ts.Tensor{}, 1 /* mean */, -100, 0, true)
 	target.MustDrop()
-	loss = lossT.Float64Values(false)[0]
+	loss = scalar(lossT)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		lossT.MustDrop()
 		return loss, fmt.Errorf("loss is %v: lower the learning rate or check the data", loss)
@@ -322,7 +322,7 @@ func globalNorm(grads []*ts.Tensor) float64 {
 		n.MustDrop()
 	}
 	total := all.MustNorm(true)
-	v := total.Float64Values(false)[0]
+	v := scalar(total)
 	total.MustDrop()
 	return v
 }
@@ -393,7 +393,7 @@ func (t *Trainer) TakeLayerGradNorms(l2 bool) (norms []float64, err error) {
 		for _, x := range parts {
 			x.MustDrop()
 		}
-		v := total.Float64Values(false)[0]
+		v := scalar(total)
 		total.MustDrop()
 		if l2 {
 			v = math.Sqrt(v)
