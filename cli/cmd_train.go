@@ -75,7 +75,7 @@ func trainFlags() []ucli.Flag {
 		str("cache-switch", d.CacheSwitch, "start reading a new cache: epoch (next epoch) or immediate"),
 		str("cache-dtype", d.CacheDType, "cache precision: fp32, fp16 or bf16"),
 		str("engine", d.Engine, "what runs the frozen prefix to fill the cache: onnx (ONNX Runtime) or torch"),
-		flag("fused", "export the frozen prefix with ONNX Runtime's fused operators"),
+		altsrc.NewBoolFlag(&ucli.BoolFlag{Name: "fused", Value: true, Usage: "export the frozen prefix with ONNX Runtime's fused operators (15-30% faster on CPU; --fused=false for standard operators only)"}),
 		str("provider", d.Provider, "ONNX Runtime execution provider: cpu, cuda or tensorrt"),
 		ortLibFlag(),
 	}

