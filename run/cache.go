@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -177,22 +176,14 @@ func (r *trainRun) buildCache(k int) (*activationCache, error) {
 	return c, err
 }
 
-// reopenCache reopens the cache a checkpoint trained from, rebuilding it
-// when it is missing or does not verify.
+// reopenCache reopens a cache a checkpoint refers to. It goes through
+// buildCache, which verifies every checksum and the fingerprint first and
+// rebuilds a cache that is missing, corrupt or stale: a cache is never
+// trusted unverified.
 func (r *trainRun) reopenCache(ref CacheRef) error {
-	fp, err := r.cacheFingerprint(ref.K)
+	c, err := r.buildCache(ref.K)
 	if err != nil {
 		return err
-	}
-	c, err := r.openCache(ref.Dir, ref.K, fp)
-	if err != nil {
-		if !errors.Is(err, cachefmt.ErrCorrupt) && !errors.Is(err, cachefmt.ErrStale) && !errors.Is(err, cachefmt.ErrMissing) && !errors.Is(err, os.ErrNotExist) {
-			return err
-		}
-		r.log.Warn("the checkpoint's activation cache is unusable; rebuilding", "dir", ref.Dir, "reason", err)
-		if c, err = r.buildCache(ref.K); err != nil {
-			return err
-		}
 	}
 	c.ref.FromEpoch, c.ref.FromMicro = ref.FromEpoch, ref.FromMicro
 	if r.prefix == nil {

@@ -1,7 +1,10 @@
 package run
 
 import (
+	"errors"
 	"fmt"
+
+	"github.com/autofreeze/autofreeze/cachefmt"
 
 	"github.com/autofreeze/autofreeze/text"
 )
@@ -87,6 +90,19 @@ func (r *trainRun) prefixHidden(rows []int, b text.Batch) ([]float32, int, error
 	}
 	c := r.prefix.active
 	h, err := c.batch(rows, b)
+	if errors.Is(err, cachefmt.ErrCorrupt) {
+		// Never train from a damaged cache: rebuild it and read again.
+		r.log.Warn("activation cache is corrupt; rebuilding it", "dir", c.ref.Dir, "err", err)
+		ref := c.ref
+		fresh, berr := r.buildCache(ref.K)
+		if berr != nil {
+			return nil, 0, fmt.Errorf("rebuilding corrupt cache %s: %w", ref.Dir, berr)
+		}
+		fresh.ref.FromEpoch, fresh.ref.FromMicro = ref.FromEpoch, ref.FromMicro
+		c.close()
+		r.prefix.active, c = fresh, fresh
+		h, err = c.batch(rows, b)
+	}
 	if err != nil {
 		return nil, 0, err
 	}

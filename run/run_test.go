@@ -2,11 +2,14 @@ package run
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/autofreeze/autofreeze/cachefmt"
 	"github.com/autofreeze/autofreeze/internal/tinymodel"
 	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/text"
@@ -89,5 +92,48 @@ func TestPredictAfterSaveLoad(t *testing.T) {
 				t.Fatalf("example %d logit %d: predict %v, before saving %v", i, j, p.Logits[j], want[i][j])
 			}
 		}
+	}
+}
+
+// TestCorruptCacheIsRebuilt: a run resumed from a checkpoint whose
+// activation cache no longer verifies rebuilds the cache instead of
+// training from it.
+func TestCorruptCacheIsRebuilt(t *testing.T) {
+	dir, modelDir, train, eval := tinyFiles(t)
+	if err := tinymodel.WriteCSV(train, 320, 6); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "run")
+	cfg := Config{Model: modelDir, Train: train, Eval: eval, Out: out, Epochs: 3, MaxLength: 24, BatchSize: 16,
+		LR: 5e-3, WarmupRatio: 0.1, Threads: 1, Freeze: "auto", FreezeIntervals: 10, Cache: "disk", Engine: "torch"}
+	if _, err := Train(context.Background(), cfg, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := loadTrainerState(filepath.Join(out, "checkpoints", "last"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Cache == nil {
+		t.Fatal("the run never trained from a cache; the test needs one")
+	}
+	shard := filepath.Join(out, st.Cache.Dir, cachefmt.ShardName(0, 1))
+	raw, err := os.ReadFile(shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/3] ^= 0x40
+	if err := os.WriteFile(shard, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Train(context.Background(), cfg, Options{Resume: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cachefmt.Verify(filepath.Join(out, st.Cache.Dir), nil); err != nil {
+		t.Fatalf("the corrupt cache is still there: %v", err)
+	}
+	metrics, _ := os.ReadFile(filepath.Join(out, "metrics.jsonl"))
+	afterResume := metrics[bytes.LastIndex(metrics, []byte(`"type":"resume"`)):]
+	if !bytes.Contains(afterResume, []byte(`"event":"built"`)) {
+		t.Fatalf("no cache was rebuilt after resuming:\n%s", afterResume)
 	}
 }

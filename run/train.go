@@ -233,7 +233,18 @@ func (r *trainRun) prepare() error {
 	}
 	if resumeFrom != "" {
 		r.log.Info("resuming", "checkpoint", resumeFrom, "step", r.st.Step, "epoch", r.st.Epoch, "frozen", r.st.Frozen)
-		return r.metrics.write(map[string]any{"type": "resume", "step": r.st.Step, "epoch": r.st.Epoch, "elapsed_s": r.st.ElapsedSeconds, "checkpoint": resumeFrom})
+		if err := r.metrics.write(map[string]any{"type": "resume", "step": r.st.Step, "epoch": r.st.Epoch, "elapsed_s": r.st.ElapsedSeconds, "checkpoint": resumeFrom}); err != nil {
+			return err
+		}
+		// The caches the checkpoint trained from, verified (or rebuilt).
+		for _, ref := range []*CacheRef{r.st.Cache, r.st.PendingCache} {
+			if ref != nil {
+				if err := r.reopenCache(*ref); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
 	}
 	return r.metrics.write(map[string]any{"type": "start", "step": 0, "elapsed_s": 0.0, "train_examples": r.train.len(), "eval_examples": r.eval.len(), "total_steps": total, "epochs": r.epochs, "labels": r.labels.Names(), "layers": r.mcfg.NumLayers})
 }
@@ -258,13 +269,6 @@ func (r *trainRun) restore(dir string) error {
 		return fmt.Errorf("%s: %w", dir, err)
 	}
 	r.elapsedBase = r.st.ElapsedSeconds
-	for _, ref := range []*CacheRef{r.st.Cache, r.st.PendingCache} {
-		if ref != nil {
-			if err := r.reopenCache(*ref); err != nil {
-				return err
-			}
-		}
-	}
 	return nil
 }
 
