@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/autofreeze/autofreeze/cachefmt"
-
 	"github.com/autofreeze/autofreeze/text"
 )
 
