@@ -218,13 +218,6 @@ func TestCacheBuildKilledBeforeFragment(t *testing.T) {
 	checkKilledDir(t, dir, shardHeader(t, filepath.Join(dir, cachefmt.ShardName(0, killShards))))
 	for s := range killShards {
 		code, stderr := build(s)
-		if code == ExitCorrupt && strings.Contains(stderr, "have not finished") {
-			// Known product bug, reported with this test: combineIfComplete
-			// (cli/cmd_cache.go) takes a shard file without fragment for a
-			// finished shard and calls Combine, which fails with ErrMissing
-			// (exit 3). Delete this branch once it is fixed.
-			t.Skipf("KNOWN BUG: rerun of finished shard %d exits 3 while shard 1 lacks its fragment: %s", s, strings.TrimSpace(stderr))
-		}
 		if code != 0 {
 			t.Fatalf("rerun of shard %d: exit %d: %s", s, code, stderr)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -36,8 +37,8 @@ func cacheCommand() *ucli.Command {
 		Usage: "build, advance, describe and verify activation caches of a frozen prefix",
 		Description: "A cache holds, for every example of a dataset, the hidden states entering layer K\n" +
 			"(the output of the frozen prefix [0, K)), compressed (cachefmt/FORMAT.md). Batch jobs\n" +
-			"build one shard each with --shard I/N; the last to finish (or any later command)\n" +
-			"combines them. A training run on the same data file uses such a cache.",
+			"build one shard each with --shard I/N; the build that finds every shard finished writes\n" +
+			"the manifest (rerun any shard, which skips finished work, to write it).",
 		Subcommands: []*ucli.Command{cacheBuildCommand(), cacheAdvanceCommand(), cacheDescribeCommand(), cacheVerifyCommand()},
 	}
 }
@@ -91,24 +92,31 @@ func fileHash(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// openPrefixRunner exports layers rng of the weights next to the cache and
-// opens an ONNX Runtime session on it.
-func openPrefixRunner(c *ucli.Context, cfg *model.Config, w *model.Weights, rng model.Range, dir string) (*frozen.Runner, error) {
+// openPrefixRunner exports layers rng of the weights into a private
+// temporary directory (jobs sharing a cache directory must not touch each
+// other's exports) and opens an ONNX Runtime session on it. closeRunner
+// closes it and removes the export.
+func openPrefixRunner(c *ucli.Context, cfg *model.Config, w *model.Weights, rng model.Range) (r *frozen.Runner, closeRunner func(), err error) {
 	if err := frozen.InitRuntime(ortLibPath(c)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	provider, err := frozen.ParseProvider(c.String("provider"))
 	if err != nil {
-		return nil, usageError(err)
+		return nil, nil, usageError(err)
 	}
-	path := filepath.Join(dir, fmt.Sprintf(".layers-%d-%d.onnx", rng.Start, rng.End))
-	r, err := frozen.ExportAndOpen(path, cfg, w.Tensors, export.ExportOptions{Range: rng, Fused: c.Bool("fused")},
+	tmp, err := os.MkdirTemp("", "autofreeze-export-")
+	if err != nil {
+		return nil, nil, err
+	}
+	path := filepath.Join(tmp, fmt.Sprintf("layers-%d-%d.onnx", rng.Start, rng.End))
+	r, err = frozen.ExportAndOpen(path, cfg, w.Tensors, export.ExportOptions{Range: rng, Fused: c.Bool("fused")},
 		frozen.RunnerOptions{Provider: provider, DeviceID: c.Int("device"), IntraOpThreads: c.Int("threads"),
 			TensorRTFP16: c.Bool("trt-fp16"), TensorRTCacheDir: c.String("trt-cache"), Logger: logger(c)})
 	if err != nil {
-		return nil, err
+		os.RemoveAll(tmp)
+		return nil, nil, err
 	}
-	return r, nil
+	return r, func() { r.Close(); os.RemoveAll(tmp) }, nil
 }
 
 func cacheBuildCommand() *ucli.Command {
@@ -169,11 +177,6 @@ func cacheBuildCommand() *ucli.Command {
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
-			runner, err := openPrefixRunner(c, cfg, w, rng, out)
-			if err != nil {
-				return err
-			}
-			defer func() { runner.Close(); os.Remove(runner.Path()) }()
 			labels, err := exampleLabels(ds)
 			if err != nil {
 				return usageError(err)
@@ -183,6 +186,15 @@ func cacheBuildCommand() *ucli.Command {
 				Encodings: text.EncodeAll(tok, ds.Examples, c.Int("max-length")), Labels: labels, Tokenizer: tok,
 				BatchSize: c.Int("batch-size"), Logger: log,
 				Progress: func(done, total int) { log.Info("cache build", "shard", c.String("shard"), "rows", done, "of", total) }}
+			if precompute.Done(job) {
+				log.Info("shard already built and verified; skipping", "shard", c.String("shard"))
+				return combineIfComplete(c, out, fp, of)
+			}
+			runner, closeRunner, err := openPrefixRunner(c, cfg, w, rng)
+			if err != nil {
+				return err
+			}
+			defer closeRunner()
 			if err := precompute.Build(c.Context, job, frozen.Engine{Runner: runner}); err != nil {
 				return err
 			}
@@ -214,18 +226,18 @@ func exampleLabels(ds *text.Dataset) ([]int64, error) {
 	return out, nil
 }
 
-// combineIfComplete writes the manifest once all N shards are there.
+// combineIfComplete writes the manifest once all N shards and their
+// fragments are there; while other shards' jobs are still running it says
+// so and succeeds.
 func combineIfComplete(c *ucli.Context, dir string, fp cachefmt.Fingerprint, of int) error {
 	if of == 1 {
 		return nil // Build already combined it
 	}
-	for i := 0; i < of; i++ {
-		if _, err := os.Stat(filepath.Join(dir, cachefmt.ShardName(i, of))); err != nil {
-			logger(c).Info("shard written; the manifest is written when all shards are there", "missing", cachefmt.ShardName(i, of))
-			return nil
-		}
-	}
 	_, err := cachefmt.Combine(dir, &cachefmt.CombineOptions{Want: &fp, Logger: logger(c)})
+	if errors.Is(err, cachefmt.ErrMissing) {
+		logger(c).Info("shard written; the manifest is written when every shard has finished", "waiting_for", err)
+		return nil
+	}
 	return err
 }
 
@@ -295,11 +307,11 @@ func cacheAdvanceCommand() *ucli.Command {
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
-			runner, err := openPrefixRunner(c, cfg, w, model.Range{Start: k, End: k2}, out)
+			runner, closeRunner, err := openPrefixRunner(c, cfg, w, model.Range{Start: k, End: k2})
 			if err != nil {
 				return err
 			}
-			defer func() { runner.Close(); os.Remove(runner.Path()) }()
+			defer closeRunner()
 			log := logger(c)
 			job := precompute.Job{Dir: out, Of: 1, Fingerprint: fp, Hidden: cfg.HiddenSize, BatchSize: c.Int("batch-size"), Logger: log,
 				Progress: func(done, total int) { log.Info("cache advance", "rows", done, "of", total) }}

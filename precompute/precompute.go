@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/autofreeze/autofreeze/cachefmt"
 	"github.com/autofreeze/autofreeze/text"
@@ -92,11 +93,13 @@ func build(ctx context.Context, job Job, engine Engine, src *cachefmt.Cache, src
 	if err := os.MkdirAll(job.Dir, 0o755); err != nil {
 		return err
 	}
-	if _, err := cachefmt.CleanTemp(job.Dir, 0); err != nil {
+	// Other shards' jobs may be writing here right now: remove only
+	// temporary files old enough to be leftovers of killed builds.
+	if _, err := cachefmt.CleanTemp(job.Dir, staleTemp); err != nil {
 		return err
 	}
 	shardPath := filepath.Join(job.Dir, cachefmt.ShardName(job.Shard, job.Of))
-	if shardDone(job, shardPath) {
+	if Done(job) {
 		job.Logger.Info("shard already built and verified; skipping", "shard", shardPath)
 	} else if err := writeShard(ctx, job, engine, src, srcHidden, shardPath); err != nil {
 		return err
@@ -108,9 +111,15 @@ func build(ctx context.Context, job Job, engine Engine, src *cachefmt.Cache, src
 	return nil
 }
 
-// shardDone reports whether the shard file and its fragment exist and the
-// shard verifies with the job's fingerprint.
-func shardDone(job Job, path string) bool {
+// staleTemp is the age past which a temporary file in a cache directory is
+// taken for the leftover of a killed build rather than a build in progress.
+const staleTemp = time.Hour
+
+// Done reports whether the job's shard and its fragment exist and the
+// shard verifies with the job's fingerprint: a rerun has nothing to do.
+func Done(job Job) bool {
+	job.defaults()
+	path := filepath.Join(job.Dir, cachefmt.ShardName(job.Shard, job.Of))
 	r, err := cachefmt.Open(path, &cachefmt.ReaderOptions{CacheBytes: -1})
 	if err != nil {
 		return false

@@ -12,7 +12,8 @@ import (
 )
 
 // onnxEngine exports layers rng from the live weights to
-// RUN/onnx/layers-A-B.onnx and opens an ONNX Runtime session on it.
+// RUN/onnx/layers-A-B.onnx and opens an ONNX Runtime session on it; the
+// file is removed when the engine closes.
 func (r *trainRun) onnxEngine(rng model.Range, _ string) (precompute.Engine, func(), error) {
 	if err := frozen.InitRuntime(r.cfg.ORTLib); err != nil {
 		return nil, nil, err
@@ -35,5 +36,6 @@ func (r *trainRun) onnxEngine(rng model.Range, _ string) (precompute.Engine, fun
 	if err != nil {
 		return nil, nil, err
 	}
-	return frozen.Engine{Runner: runner}, func() { runner.Close() }, nil
+	// The export is only the means to fill the cache: drop it afterwards.
+	return frozen.Engine{Runner: runner}, func() { runner.Close(); os.Remove(path) }, nil
 }
