@@ -58,7 +58,9 @@ func (r *trainRun) evaluateAndSave(res *Result) (stop bool, err error) {
 	} else {
 		r.st.EvalsNoGain++
 	}
-	rec := map[string]any{"type": "eval", "step": r.st.Step, "epoch": r.st.Epoch, "elapsed_s": r.elapsed(),
+	// "epoch" is the epoch the evaluation falls in, counted from 1.
+	epoch := (r.st.Step + r.stepsPerEpoch - 1) / r.stepsPerEpoch
+	rec := map[string]any{"type": "eval", "step": r.st.Step, "epoch": epoch, "elapsed_s": r.elapsed(),
 		"eval_seconds": time.Since(t0).Seconds(), "loss": m.Loss, "accuracy": m.Accuracy, "macro_f1": m.MacroF1,
 		"examples": m.Examples, "best": best, "frozen_layers": r.tr.Frozen()}
 	if m.MCC != nil {

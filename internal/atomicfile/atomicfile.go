@@ -15,6 +15,9 @@ import (
 // TempSuffix marks files being written; Clean removes leftovers.
 const TempSuffix = ".partial"
 
+// FileMode is the permission of published files.
+const FileMode = 0o644
+
 // WriteFile atomically replaces path with data.
 func WriteFile(path string, data []byte) error {
 	return Write(path, func(w io.Writer) error {
@@ -42,6 +45,11 @@ func Write(path string, fill func(w io.Writer) error) (err error) {
 		}
 	}()
 	if err = fill(f); err != nil {
+		return err
+	}
+	// CreateTemp makes the file private (0600); published files are
+	// readable like any other the user writes.
+	if err = f.Chmod(FileMode); err != nil {
 		return err
 	}
 	if err = f.Sync(); err != nil {
