@@ -82,7 +82,7 @@ type trainRun struct {
 	microPerEpoch, stepsPerEpoch, epochs, warmup, interval int
 	start                                                  time.Time
 	elapsedBase                                            float64
-	resumedAt                                              int
+	resumedAt                                              int // the step this process started at (for the ETA)
 	dataHash                                               string
 }
 
@@ -335,7 +335,7 @@ func (r *trainRun) loop(ctx context.Context) (*Result, error) {
 					Loss: lossSum / float64(lossN), ExamplesPerSec: float64(exSinceLog) / secs,
 					Elapsed: time.Duration(r.elapsed() * float64(time.Second)), Frozen: r.tr.Frozen()}
 				if done := r.st.Step; done > 0 {
-					p.ETA = time.Duration(float64(time.Since(r.start)) / float64(done-r.firstStep()) * float64(r.st.TotalSteps-done))
+					p.ETA = time.Duration(float64(time.Since(r.start)) / float64(done-r.resumedAt) * float64(r.st.TotalSteps-done))
 				}
 				if err := r.metrics.write(map[string]any{"type": "step", "step": r.st.Step, "epoch": epoch + 1, "elapsed_s": r.elapsed(),
 					"loss": p.Loss, "lr": lr, "examples_per_s": p.ExamplesPerSec, "frozen_layers": r.tr.Frozen()}); err != nil {
@@ -390,6 +390,3 @@ func (r *trainRun) loop(ctx context.Context) (*Result, error) {
 	}
 	return r.finish(res)
 }
-
-// firstStep is the step this process started at (for the ETA).
-func (r *trainRun) firstStep() int { return r.resumedAt }

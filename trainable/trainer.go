@@ -59,6 +59,10 @@ type Trainer struct {
 	steps  int64
 	state  map[string]*moments
 	decay  map[string]bool
+	// layer maps each parameter to the freeze point that freezes it: 1 for
+	// the embeddings and layer 0, i+1 for layer i, and past the last layer
+	// for the pooler and head, which never freeze.
+	layer map[string]int
 	// gradSum accumulates each encoder layer parameter's gradient between
 	// calls to TakeLayerGradNorms, for the freeze policy.
 	gradSum map[string]*ts.Tensor
@@ -68,9 +72,19 @@ type Trainer struct {
 
 // NewTrainer prepares enc for training with cfg.
 func NewTrainer(enc *Encoder, cfg OptimConfig) *Trainer {
-	t := &Trainer{enc: enc, cfg: cfg.withDefaults(), state: map[string]*moments{}, decay: map[string]bool{}, gradSum: map[string]*ts.Tensor{}}
+	t := &Trainer{enc: enc, cfg: cfg.withDefaults(), state: map[string]*moments{}, decay: map[string]bool{},
+		layer: map[string]int{}, gradSum: map[string]*ts.Tensor{}}
 	for _, p := range enc.specs {
 		t.decay[p.Name] = !p.NoDecay && t.cfg.WeightDecay > 0
+		t.layer[p.Name] = enc.cfg.NumLayers + 1
+	}
+	for _, p := range enc.cfg.EmbeddingParams() {
+		t.layer[p.Name] = 1
+	}
+	for i := 0; i < enc.cfg.NumLayers; i++ {
+		for _, p := range enc.cfg.LayerParams(i) {
+			t.layer[p.Name] = i + 1
+		}
 	}
 	return t
 }
@@ -89,19 +103,7 @@ func (t *Trainer) Frozen() int { return t.frozen }
 func (t *Trainer) TrackLayerGrads(on bool) { t.trackGrads = on }
 
 // frozenParam reports whether parameter name is frozen at K = t.frozen.
-func (t *Trainer) frozenParam(name string) bool {
-	if t.frozen == 0 {
-		return false
-	}
-	if strings.HasPrefix(name, "embeddings.") {
-		return true
-	}
-	var layer int
-	if _, err := fmt.Sscanf(name, "encoder.layer.%d.", &layer); err == nil {
-		return layer < t.frozen
-	}
-	return false
-}
+func (t *Trainer) frozenParam(name string) bool { return t.layer[name] <= t.frozen }
 
 // Freeze freezes layers [0, k) and the embeddings. K only grows; the last
 // encoder layer and the head always train.
@@ -167,7 +169,7 @@ func (t *Trainer) Backward(b text.Batch, in []float32, inLayer int, labels []int
 		drop, attnDrop = 0, 0
 	}
 	if t.frozen == 0 {
-		x = dropoutIf(x, drop) // embeddings' own dropout, as in training mode
+		x = dropout(x, drop) // embeddings' own dropout, as in training mode
 	}
 	x = t.enc.runLayers(x, b, model.Range{Start: t.frozen, End: t.enc.cfg.NumLayers}, drop, attnDrop)
 	logits := t.enc.head(x, drop)
@@ -192,8 +194,6 @@ func (t *Trainer) Backward(b text.Batch, in []float32, inLayer int, labels []int
 	scaled.MustDrop()
 	return loss, nil
 }
-
-func dropoutIf(x *ts.Tensor, p float64) *ts.Tensor { return dropout(x, p) }
 
 // suffixInput is the tensor entering layer K: the embeddings (with grad)
 // when nothing is frozen, else the frozen prefix (or its part from inLayer,
