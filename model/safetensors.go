@@ -51,6 +51,11 @@ func NumElements(shape []int64) int64 {
 // converting F16 and BF16 to float32. Integer tensors (such as BERT's
 // position_ids buffer) are skipped.
 func ReadSafetensors(path string) (map[string]*Tensor, error) {
+	return readWeightFile(path, readSafetensors)
+}
+
+// readWeightFile opens path and hands it, with its size, to read.
+func readWeightFile(path string, read func(r io.ReaderAt, size int64, name string) (map[string]*Tensor, error)) (map[string]*Tensor, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -60,7 +65,7 @@ func ReadSafetensors(path string) (map[string]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return readSafetensors(f, st.Size(), path)
+	return read(f, st.Size(), path)
 }
 
 // readSafetensors reads a safetensors file of size bytes from r; name is

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -63,16 +62,7 @@ const lfsPointer = "version https://git-lfs"
 // inside is read by a restricted interpreter that knows tensors, storages and
 // dicts and runs nothing from the file.
 func ReadTorchBin(path string) (map[string]*Tensor, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	return readTorchBin(f, st.Size(), path)
+	return readWeightFile(path, readTorchBin)
 }
 
 func readTorchBin(r io.ReaderAt, size int64, name string) (map[string]*Tensor, error) {

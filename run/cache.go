@@ -85,11 +85,9 @@ func (r *trainRun) datasetHash() (string, error) {
 	return r.dataHash, nil
 }
 
-func (r *trainRun) cacheFingerprint(k int) (cachefmt.Fingerprint, error) {
-	w, err := r.enc.Weights()
-	if err != nil {
-		return cachefmt.Fingerprint{}, err
-	}
+// cacheFingerprint identifies the activations entering layer k computed
+// from the live weights w (host copies, taken once per cache build).
+func (r *trainRun) cacheFingerprint(k int, w map[string]*model.Tensor) (cachefmt.Fingerprint, error) {
 	weights, err := model.Fingerprint(w, r.mcfg.RangeParams(model.Range{Start: 0, End: k}))
 	if err != nil {
 		return cachefmt.Fingerprint{}, err
@@ -119,7 +117,11 @@ func (r *trainRun) openCache(dir string, k int, fp cachefmt.Fingerprint) (*activ
 // the previous freeze point when there is one (only the newly frozen layers
 // run), built from the tokens otherwise.
 func (r *trainRun) buildCache(k int) (*activationCache, error) {
-	fp, err := r.cacheFingerprint(k)
+	w, err := r.enc.Weights()
+	if err != nil {
+		return nil, err
+	}
+	fp, err := r.cacheFingerprint(k, w)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +147,7 @@ func (r *trainRun) buildCache(k int) (*activationCache, error) {
 	if from != nil {
 		start = from.ref.K
 	}
-	engine, closeEngine, err := r.prefixEngine(model.Range{Start: start, End: k}, dir)
+	engine, closeEngine, err := r.prefixEngine(model.Range{Start: start, End: k}, w)
 	if err != nil {
 		return nil, err
 	}
@@ -209,12 +211,12 @@ func (e torchEngine) Run(b text.Batch, in []float32) ([]float32, error) {
 
 // prefixEngine is what runs layers rng to fill a cache: ONNX Runtime on a
 // fresh export of the live weights, or libtorch.
-func (r *trainRun) prefixEngine(rng model.Range, dir string) (precompute.Engine, func(), error) {
+func (r *trainRun) prefixEngine(rng model.Range, w map[string]*model.Tensor) (precompute.Engine, func(), error) {
 	switch r.cfg.Engine {
 	case "torch":
 		return torchEngine{r, rng}, func() {}, nil
 	case "onnx":
-		return r.onnxEngine(rng, dir)
+		return r.onnxEngine(rng, w)
 	}
 	return nil, nil, fmt.Errorf("unknown engine %q", r.cfg.Engine)
 }

@@ -11,15 +11,11 @@ import (
 	"github.com/autofreeze/autofreeze/precompute"
 )
 
-// onnxEngine exports layers rng from the live weights to
+// onnxEngine exports layers rng of the live weights w to
 // RUN/onnx/layers-A-B.onnx and opens an ONNX Runtime session on it; the
 // file is removed when the engine closes.
-func (r *trainRun) onnxEngine(rng model.Range, _ string) (precompute.Engine, func(), error) {
+func (r *trainRun) onnxEngine(rng model.Range, w map[string]*model.Tensor) (precompute.Engine, func(), error) {
 	if err := frozen.InitRuntime(r.cfg.ORTLib); err != nil {
-		return nil, nil, err
-	}
-	w, err := r.enc.Weights()
-	if err != nil {
 		return nil, nil, err
 	}
 	dir := filepath.Join(r.cfg.Out, "onnx")
