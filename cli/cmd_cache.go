@@ -2,11 +2,8 @@ package cli
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -58,14 +55,6 @@ func engineFlags() []ucli.Flag {
 	}
 }
 
-func exporterVersion(fused bool) string {
-	v := "onnx-" + export.ExporterVersion
-	if fused {
-		v += "-fused"
-	}
-	return v
-}
-
 // parseShard parses "I/N".
 func parseShard(s string) (int, int, error) {
 	a, b, ok := strings.Cut(s, "/")
@@ -77,19 +66,11 @@ func parseShard(s string) (int, int, error) {
 	return i, n, nil
 }
 
-// fileHash is the sha256 of a file's bytes: the dataset field of a cache's
-// fingerprint when the cache covers every row of the file in order.
+// fileHash is the dataset field of the fingerprint of a cache over every
+// row of a file.
 func fileHash(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", usageError(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	h, err := precompute.DatasetHash(path, nil)
+	return h, usageError(err)
 }
 
 // openPrefixRunner exports layers rng of the weights into a private
@@ -251,7 +232,7 @@ func prefixFingerprint(cfg *model.Config, w *model.Weights, k int, tok *text.Tok
 		return cachefmt.Fingerprint{}, err
 	}
 	return cachefmt.Fingerprint{PrefixWeights: weights, Layer: k, Tokenizer: tok.Hash(), MaxLength: maxLen,
-		Dataset: dataHash, Dtype: dtype, Exporter: exporterVersion(fused)}, nil
+		Dataset: dataHash, Dtype: dtype, Exporter: precompute.ExporterID("onnx", fused)}, nil
 }
 
 func cacheAdvanceCommand() *ucli.Command {
@@ -302,7 +283,7 @@ func cacheAdvanceCommand() *ucli.Command {
 			if d, err := cachefmt.ParseDtype(c.String("dtype")); err == nil && c.IsSet("dtype") {
 				fp.Dtype = d
 			}
-			fp.Exporter = exporterVersion(c.Bool("fused"))
+			fp.Exporter = precompute.ExporterID("onnx", c.Bool("fused"))
 			out := c.String("out")
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err

@@ -2,16 +2,12 @@ package run
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/autofreeze/autofreeze/cachefmt"
-	"github.com/autofreeze/autofreeze/frozen/export"
 	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/precompute"
 	"github.com/autofreeze/autofreeze/text"
@@ -49,39 +45,20 @@ func (c *activationCache) batch(rows []int, b text.Batch) ([]float32, error) {
 	return out, nil
 }
 
-// exporterVersion names the code that computes cached activations: the
-// engine, and for ONNX Runtime the exporter's version and graph form.
-func (c Config) exporterVersion() string {
-	if c.Engine == "torch" {
-		return "torch-1"
-	}
-	v := "onnx-" + export.ExporterVersion
-	if c.Fused {
-		v += "-fused"
-	}
-	return v
-}
-
 // datasetHash identifies the training examples: the file's bytes and which
 // of its rows the run trains on.
 func (r *trainRun) datasetHash() (string, error) {
-	if r.dataHash != "" {
-		return r.dataHash, nil
+	if r.dataHash == "" {
+		ids := make([]int, len(r.train.examples))
+		for i, e := range r.train.examples {
+			ids[i] = e.ID
+		}
+		h, err := precompute.DatasetHash(r.cfg.Train, ids)
+		if err != nil {
+			return "", err
+		}
+		r.dataHash = h
 	}
-	f, err := os.Open(r.cfg.Train)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	fmt.Fprintf(h, "\nrows:")
-	for _, e := range r.train.examples {
-		fmt.Fprintf(h, "%d,", e.ID)
-	}
-	r.dataHash = hex.EncodeToString(h.Sum(nil))
 	return r.dataHash, nil
 }
 
@@ -101,7 +78,7 @@ func (r *trainRun) cacheFingerprint(k int, w map[string]*model.Tensor) (cachefmt
 		return cachefmt.Fingerprint{}, err
 	}
 	return cachefmt.Fingerprint{PrefixWeights: weights, Layer: k, Tokenizer: r.tok.Hash(),
-		MaxLength: r.cfg.MaxLength, Dataset: data, Dtype: dtype, Exporter: r.cfg.exporterVersion()}, nil
+		MaxLength: r.cfg.MaxLength, Dataset: data, Dtype: dtype, Exporter: precompute.ExporterID(r.cfg.Engine, r.cfg.Fused)}, nil
 }
 
 func (r *trainRun) openCache(dir string, k int, fp cachefmt.Fingerprint) (*activationCache, error) {

@@ -1,0 +1,48 @@
+package precompute
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/autofreeze/autofreeze/frozen/export"
+)
+
+// DatasetHash is the dataset field of a cache's fingerprint: the sha256 of
+// the data file's bytes, followed, when the cache covers only some rows,
+// by their example ids. With rows nil (every row, in file order) a training
+// run and a `cache build` job over the same file agree on it.
+func DatasetHash(path string, rows []int) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	if rows != nil {
+		fmt.Fprintf(h, "\nrows:")
+		for _, id := range rows {
+			fmt.Fprintf(h, "%d,", id)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// ExporterID is the exporter field of a cache's fingerprint: what computed
+// the activations ("torch", or "onnx" with the exporter's version and graph
+// form). Bump the versions when the numbers they produce change.
+func ExporterID(engine string, fused bool) string {
+	if engine == "torch" {
+		return "torch-1"
+	}
+	v := "onnx-" + export.ExporterVersion
+	if fused {
+		v += "-fused"
+	}
+	return v
+}
