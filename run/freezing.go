@@ -33,17 +33,8 @@ func (r *trainRun) decideFreeze(epoch, micro int) error {
 		return nil
 	}
 	r.log.Info("freezing", "step", d.Step, "from", d.OldK, "to", d.K, "reason", d.Reason)
-	if err := r.applyFreeze(d.K); err != nil {
+	if err := r.tr.Freeze(d.K); err != nil {
 		return err
 	}
 	return r.prefixMoved(epoch, micro)
-}
-
-// applyFreeze freezes layers [0, k) in the trainer.
-func (r *trainRun) applyFreeze(k int) error {
-	if err := r.tr.Freeze(k); err != nil {
-		return err
-	}
-	r.st.Frozen = k
-	return nil
 }

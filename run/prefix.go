@@ -68,9 +68,6 @@ func (r *trainRun) promote(epoch, micro int) {
 		p.active, p.pending = p.pending, nil
 		ref := p.active.ref
 		r.log.Info("training from the activation cache", "k", ref.K, "epoch", epoch+1, "dir", ref.Dir)
-		if r.metrics == nil { // reopening caches while resuming
-			return
-		}
 		r.metrics.write(map[string]any{"type": "cache", "event": "active", "step": r.st.Step, "elapsed_s": r.elapsed(), "k": ref.K, "dir": ref.Dir})
 	}
 }

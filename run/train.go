@@ -220,7 +220,7 @@ func (r *trainRun) prepare() error {
 	} else {
 		r.st = TrainerState{Version: stateVersion, TotalSteps: total, BestEvalLoss: math.MaxFloat64, Labels: r.labels.Names(), MaxLength: c.MaxLength, ConfigHash: configHash(c)}
 		if r.policy != nil && r.policy.Frozen() > 0 { // static freezing
-			if err := r.applyFreeze(r.policy.Frozen()); err != nil {
+			if err := r.tr.Freeze(r.policy.Frozen()); err != nil {
 				return err
 			}
 		}
@@ -272,7 +272,15 @@ func (r *trainRun) restore(dir string) error {
 	return nil
 }
 
-func (r *trainRun) elapsed() float64 { return r.elapsedBase + time.Since(r.start).Seconds() }
+// elapsed is the training time so far, across resumes; the clock of this
+// process starts with the training loop (what happens before, such as
+// reopening caches on resume, counts as time zero).
+func (r *trainRun) elapsed() float64 {
+	if r.start.IsZero() {
+		return r.elapsedBase
+	}
+	return r.elapsedBase + time.Since(r.start).Seconds()
+}
 
 // microSeed is the dropout seed of a micro-batch: a function of the run's
 // seed and the batch's position, so a resumed run draws the same masks.
