@@ -72,12 +72,6 @@ func (r *trainRun) promote(epoch, micro int) {
 	}
 }
 
-// prefixEpochStart switches to a pending cache at the start of its epoch.
-func (r *trainRun) prefixEpochStart(epoch int) error {
-	r.promote(epoch, 0)
-	return nil
-}
-
 // prefixHidden returns the cached hidden states for a batch and the layer
 // they enter, or nil when training runs the prefix itself.
 func (r *trainRun) prefixHidden(rows []int, b text.Batch) ([]float32, int, error) {

@@ -307,9 +307,7 @@ func (r *trainRun) loop(ctx context.Context) (*Result, error) {
 			startMicro = r.st.Micro
 		}
 		r.st.Epoch = epoch
-		if err := r.prefixEpochStart(epoch); err != nil {
-			return nil, err
-		}
+		r.promote(epoch, 0) // a cache waiting for this epoch
 		for micro := startMicro; micro < r.microPerEpoch; micro++ {
 			if err := ctx.Err(); err != nil {
 				return nil, err
