@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -74,8 +73,7 @@ func fileHash(path string) (string, error) {
 }
 
 // openPrefixRunner exports layers rng of the weights into a private
-// temporary directory (jobs sharing a cache directory must not touch each
-// other's exports) and opens an ONNX Runtime session on it. closeRunner
+// temporary directory and opens an ONNX Runtime session on it; closeRunner
 // closes it and removes the export.
 func openPrefixRunner(c *ucli.Context, cfg *model.Config, w *model.Weights, rng model.Range) (r *frozen.Runner, closeRunner func(), err error) {
 	if err := frozen.InitRuntime(ortLibPath(c)); err != nil {
@@ -85,19 +83,9 @@ func openPrefixRunner(c *ucli.Context, cfg *model.Config, w *model.Weights, rng 
 	if err != nil {
 		return nil, nil, usageError(err)
 	}
-	tmp, err := os.MkdirTemp("", "autofreeze-export-")
-	if err != nil {
-		return nil, nil, err
-	}
-	path := filepath.Join(tmp, fmt.Sprintf("layers-%d-%d.onnx", rng.Start, rng.End))
-	r, err = frozen.ExportAndOpen(path, cfg, w.Tensors, export.ExportOptions{Range: rng, Fused: c.Bool("fused")},
+	return frozen.ExportTemp(cfg, w.Tensors, export.ExportOptions{Range: rng, Fused: c.Bool("fused")},
 		frozen.RunnerOptions{Provider: provider, DeviceID: c.Int("device"), IntraOpThreads: c.Int("threads"),
 			TensorRTFP16: c.Bool("trt-fp16"), TensorRTCacheDir: c.String("trt-cache"), Logger: logger(c)})
-	if err != nil {
-		os.RemoveAll(tmp)
-		return nil, nil, err
-	}
-	return r, func() { r.Close(); os.RemoveAll(tmp) }, nil
 }
 
 func cacheBuildCommand() *ucli.Command {

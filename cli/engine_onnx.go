@@ -1,9 +1,6 @@
 package cli
 
 import (
-	"os"
-	"path/filepath"
-
 	"github.com/autofreeze/autofreeze/frozen"
 	"github.com/autofreeze/autofreeze/frozen/export"
 	"github.com/autofreeze/autofreeze/model"
@@ -20,20 +17,14 @@ func onnxEngine(cfg *model.Config, opts encodeOptions) (hiddenFunc, func(), erro
 	if err != nil {
 		return nil, nil, usageError(err)
 	}
-	tmp, err := os.MkdirTemp("", "autofreeze-encode-")
+	runner, closeRunner, err := frozen.ExportTemp(cfg, w.Tensors, export.ExportOptions{}, frozen.RunnerOptions{IntraOpThreads: opts.Threads})
 	if err != nil {
-		return nil, nil, err
-	}
-	runner, err := frozen.ExportAndOpen(filepath.Join(tmp, "encoder.onnx"), cfg, w.Tensors,
-		export.ExportOptions{}, frozen.RunnerOptions{IntraOpThreads: opts.Threads})
-	if err != nil {
-		os.RemoveAll(tmp)
 		return nil, nil, err
 	}
 	run := func(b text.Batch) ([]float32, error) {
 		return runner.Run(frozen.Batch{Size: b.Size, SeqLen: b.SeqLen, InputIDs: b.IDs, TokenTypeIDs: b.TypeIDs, Mask: b.Mask})
 	}
-	return run, func() { runner.Close(); os.RemoveAll(tmp) }, nil
+	return run, closeRunner, nil
 }
 
 // ortVersion loads the ONNX Runtime library and returns its version.

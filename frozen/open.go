@@ -1,6 +1,10 @@
 package frozen
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+
 	"github.com/autofreeze/autofreeze/frozen/export"
 	"github.com/autofreeze/autofreeze/model"
 )
@@ -18,4 +22,22 @@ func ExportAndOpen(path string, cfg *model.Config, tensors map[string]*model.Ten
 		return nil, err
 	}
 	return NewRunner(path, ropts)
+}
+
+// ExportTemp is ExportAndOpen into a private temporary directory, for an
+// export that is only the means to run the layers (filling an activation
+// cache): close closes the runner and removes the export. Processes that
+// share a directory never touch each other's exports.
+func ExportTemp(cfg *model.Config, tensors map[string]*model.Tensor, eopts export.ExportOptions, ropts RunnerOptions) (r *Runner, close func(), err error) {
+	dir, err := os.MkdirTemp("", "autofreeze-export-")
+	if err != nil {
+		return nil, nil, err
+	}
+	path := filepath.Join(dir, fmt.Sprintf("layers-%d-%d.onnx", eopts.Range.Start, eopts.Range.End))
+	r, err = ExportAndOpen(path, cfg, tensors, eopts, ropts)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, err
+	}
+	return r, func() { r.Close(); os.RemoveAll(dir) }, nil
 }
