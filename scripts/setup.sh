@@ -137,6 +137,44 @@ EOF
   mv "$ROOT/go.work.tmp" "$ROOT/go.work"
 }
 
+fetch_debian() { # PACKAGE VERSION FILE SHA
+  sha_ok "$DL/$3" "$4" && return
+  need apt-get "fetch $1 $2 from Debian (apt-get download), or put $3 in $DL"
+  log "downloading $1 $2 from Debian"
+  (cd "$DL" && apt-get download -q=2 -o APT::Sandbox::User="$(id -un)" "$1=$2") || die "apt-get download $1=$2 failed; run apt-get update, or put $3 in $DL"
+  verified "$DL/$3" "$4"
+}
+
+# distributed/c10d: the Gloo headers, and the cgo flags for the libtorch in
+# TORCH_DIR (written into the package, not committed).
+setup_c10d() {
+  local dir=$DEPS/gloo abi id
+  if ! stamp_ok gloo "$GLOO_DEB_SHA256"; then
+    fetch_debian libgloo-dev "$GLOO_DEB_VERSION" "$GLOO_DEB" "$GLOO_DEB_SHA256"
+    need dpkg-deb "install dpkg"
+    rm -rf "$dir" "$dir.tmp" && mkdir -p "$dir.tmp"
+    dpkg-deb -x "$DL/$GLOO_DEB" "$dir.tmp"
+    mv "$dir.tmp/usr/include" "$dir" && rm -rf "$dir.tmp"
+    stamp gloo "$GLOO_DEB_SHA256"
+  fi
+  abi=0
+  if nm -D --defined-only "$TORCH_DIR/lib/libc10.so" | grep -q '__cxx11'; then abi=1; fi
+  id=$(cat "$TORCH_DIR/lib/libc10.so" "$TORCH_DIR/include/torch/csrc/api/include/torch/version.h" | sha256sum | cut -c1-16)
+  cat >"$ROOT/distributed/c10d/zz_cgo_flags.go.tmp" <<GO
+package c10d
+
+// Written by scripts/setup.sh for the libtorch in $TORCH_DIR; not committed.
+// AUTOFREEZE_LIBTORCH_ID names that libtorch so the Go build cache rebuilds
+// this package when it changes.
+
+// #cgo CXXFLAGS: -std=c++17 -O1 -g0 -w -DUSE_C10D_GLOO -D_GLIBCXX_USE_CXX11_ABI=$abi -DAUTOFREEZE_LIBTORCH_ID=$id
+// #cgo CXXFLAGS: -I$TORCH_DIR/include -I$TORCH_DIR/include/torch/csrc/api/include -I$dir
+// #cgo LDFLAGS: -L$TORCH_DIR/lib -Wl,-rpath,$TORCH_DIR/lib -ltorch_cpu -lc10 -lstdc++
+import "C"
+GO
+  mv "$ROOT/distributed/c10d/zz_cgo_flags.go.tmp" "$ROOT/distributed/c10d/zz_cgo_flags.go"
+}
+
 setup_model() {
   local dir=$DEPS/models/all-minilm-l6-v2
   stamp_ok model "$MODEL_SHA256" && return
@@ -186,6 +224,7 @@ setup_venv() {
 setup_libtorch
 setup_onnxruntime
 setup_gotch
+setup_c10d
 setup_model
 setup_imdb
 setup_reference

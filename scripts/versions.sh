@@ -15,6 +15,13 @@ CUDART_SHA256=6e258468ddf5796e25f1dc591a31029fa317d97a0a94ed93468fc86301d61e40
 CUPTI_WHEEL=nvidia_cuda_cupti_cu12-12.1.105-py3-none-manylinux1_x86_64.whl
 CUPTI_SHA256=e54fde3983165c624cb79254ae9818a456eb6e87a7fd4d56a2352c24ee542d7e
 
+# Gloo's headers, which libtorch's c10d headers include but the wheel does
+# not ship (distributed/c10d compiles against them; the code is in
+# libtorch_cpu). From Debian's libgloo-dev, fetched with apt-get download.
+GLOO_DEB_VERSION=0.0~git20220518.5b14351-3
+GLOO_DEB=libgloo-dev_0.0~git20220518.5b14351-3_amd64.deb
+GLOO_DEB_SHA256=80529c9fd8af452faf489e686b94bf87075965c40673803810c4f41634b1e299
+
 # gotch: the Go module, patched by scripts/gotch/.
 GOTCH_VERSION=v0.9.1
 
