@@ -59,6 +59,7 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 			versionCommand(),
 			encodeCommand(),
 			trainCommand(),
+			launchCommand(),
 			evalCommand(),
 			predictCommand(),
 			exportCommand(),

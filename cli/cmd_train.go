@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"github.com/autofreeze/autofreeze/distributed"
 	"os"
 	"path/filepath"
 
@@ -102,13 +103,24 @@ func trainCommand() *ucli.Command {
 			if err := cfg.WithDefaults().Validate(); err != nil {
 				return usageError(err)
 			}
-			obs := newProgress(c.App.ErrWriter, c.Bool("quiet"))
-			res, err := run.Train(c.Context, cfg, run.Options{Resume: c.Bool("resume"), Logger: logger(c), Observer: obs})
+			opts := run.Options{Resume: c.Bool("resume"), Logger: logger(c)}
+			if distributed.Launched(os.LookupEnv) {
+				world, err := joinWorld(c, cfg, &opts)
+				if err != nil {
+					return err
+				}
+				defer world.Close()
+			}
+			obs := newProgress(c.App.ErrWriter, c.Bool("quiet") || !opts.World.Main())
+			opts.Observer = obs
+			res, err := run.Train(c.Context, cfg, opts)
 			obs.done()
 			if err != nil {
 				return classifyRunError(err)
 			}
-			printTrainResult(c, res)
+			if opts.World.Main() {
+				printTrainResult(c, res)
+			}
 			return nil
 		},
 	}
@@ -160,4 +172,29 @@ func printTrainResult(c *ucli.Context, res *run.Result) {
 		logger(c).Warn("could not read the run's metrics", "err", err)
 	}
 	fmt.Fprintf(w, "best model   %s\n", res.BestCheckpoint)
+}
+
+// joinWorld makes this process a rank of the data-parallel job its launcher
+// (torchrun, autofreeze launch) describes in the environment. A job whose
+// run directory has a checkpoint continues from the latest one.
+func joinWorld(c *ucli.Context, cfg run.Config, opts *run.Options) (*distributed.World, error) {
+	env, err := distributed.EnvFrom(os.LookupEnv)
+	if err != nil {
+		return nil, usageError(err)
+	}
+	log := logger(c).With("rank", env.Rank)
+	world, err := distributed.Join(env, distributed.Options{})
+	if err != nil {
+		return nil, err
+	}
+	opts.World, opts.Logger = world, log
+	// Under a launcher a checkpoint means a restart (by the agent, or a
+	// requeued or resubmitted job, whose restart count starts again at 0).
+	// Checkpoints are only written once every rank has joined, so all
+	// ranks see the same answer here.
+	if !opts.Resume && run.HasCheckpoint(cfg.WithDefaults().Out) {
+		log.Info("resuming from the latest checkpoint", "attempt", env.RestartCount)
+		opts.Resume = true
+	}
+	return world, nil
 }

@@ -104,13 +104,24 @@ func (r *trainRun) buildCache(k int) (*activationCache, error) {
 	}
 	rel := filepath.Join("cache", fmt.Sprintf("K-%d", k))
 	dir := filepath.Join(r.cfg.Out, rel)
-	if err := cachefmt.Verify(dir, &fp); err == nil {
-		return r.openCache(rel, k, fp)
-	} else if _, statErr := os.Stat(dir); statErr == nil {
-		r.log.Warn("activation cache does not verify; rebuilding it", "dir", dir, "reason", err)
-		if err := os.RemoveAll(dir); err != nil {
-			return nil, err
+	// Rank 0 checks what is there (and clears a bad cache) before any rank
+	// writes; on several ranks, each then builds its shard of the rows.
+	ready := []int64{0}
+	if r.world.Main() {
+		if err := cachefmt.Verify(dir, &fp); err == nil {
+			ready[0] = 1
+		} else if _, statErr := os.Stat(dir); statErr == nil {
+			r.log.Warn("activation cache does not verify; rebuilding it", "dir", dir, "reason", err)
+			if err := os.RemoveAll(dir); err != nil {
+				return nil, err
+			}
 		}
+	}
+	if err := r.world.BroadcastInt64(ready); err != nil {
+		return nil, err
+	}
+	if ready[0] == 1 {
+		return r.openCache(rel, k, fp)
 	}
 	var from *activationCache
 	if r.prefix != nil {
@@ -129,7 +140,7 @@ func (r *trainRun) buildCache(k int) (*activationCache, error) {
 		return nil, err
 	}
 	defer closeEngine()
-	job := precompute.Job{Dir: dir, Of: 1, Fingerprint: fp, Hidden: r.mcfg.HiddenSize, Encodings: r.train.encs,
+	job := precompute.Job{Dir: dir, Shard: r.world.Rank(), Of: r.world.Size(), Fingerprint: fp, Hidden: r.mcfg.HiddenSize, Encodings: r.train.encs,
 		Labels: r.train.labels, Tokenizer: r.tok, BatchSize: r.cfg.EvalBatchSize, Logger: r.log}
 	t0 := time.Now()
 	if from != nil {
@@ -139,6 +150,19 @@ func (r *trainRun) buildCache(k int) (*activationCache, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if r.world.Size() > 1 { // one shard per rank: rank 0 joins them
+		if err := r.world.Barrier(); err != nil {
+			return nil, fmt.Errorf("waiting for the other ranks' cache shards: %w", err)
+		}
+		if r.world.Main() {
+			if _, err := cachefmt.Combine(dir, &cachefmt.CombineOptions{Want: &fp, Logger: r.log}); err != nil {
+				return nil, err
+			}
+		}
+		if err := r.world.Barrier(); err != nil {
+			return nil, fmt.Errorf("waiting for rank 0 to combine the cache: %w", err)
+		}
 	}
 	c, err := r.openCache(rel, k, fp)
 	if err != nil {

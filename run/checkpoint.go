@@ -216,6 +216,12 @@ func loadTrainerState(dir string) (TrainerState, error) {
 }
 
 // lastCheckpoint is RUN/checkpoints/last, resolved.
+// HasCheckpoint reports whether runDir holds a checkpoint to resume from.
+func HasCheckpoint(runDir string) bool {
+	_, err := lastCheckpoint(runDir)
+	return err == nil
+}
+
 func lastCheckpoint(runDir string) (string, error) {
 	root := filepath.Join(runDir, checkpointsDir)
 	t, err := os.Readlink(filepath.Join(root, "last"))

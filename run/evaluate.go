@@ -1,8 +1,12 @@
 package run
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/autofreeze/autofreeze/text"
@@ -46,6 +50,27 @@ func evaluate(enc *trainable.Encoder, tok *text.Tokenizer, s *split, batchSize i
 // checkpoint (marked best when the eval loss improved) and reports whether
 // early stopping says to stop.
 func (r *trainRun) evaluateAndSave(res *Result) (stop bool, err error) {
+	if r.world.Size() > 1 {
+		// Rank 0 evaluates and saves while the others wait for its word
+		// on early stopping.
+		flag := []int64{0}
+		if r.world.Main() {
+			if stop, err = r.evaluateAndSaveHere(res); err != nil {
+				return false, err
+			}
+			if stop {
+				flag[0] = 1
+			}
+		}
+		if err := r.world.BroadcastInt64(flag); err != nil {
+			return false, fmt.Errorf("step %d: waiting for rank 0's evaluation: %w", r.st.Step, err)
+		}
+		return flag[0] == 1, nil
+	}
+	return r.evaluateAndSaveHere(res)
+}
+
+func (r *trainRun) evaluateAndSaveHere(res *Result) (stop bool, err error) {
 	t0 := time.Now()
 	m, _, err := evaluate(r.enc, r.tok, r.eval, r.cfg.EvalBatchSize)
 	if err != nil {
@@ -105,6 +130,9 @@ func (r *trainRun) checkpoint(best bool) error {
 // finish records the end of the run and, when a test file is configured,
 // evaluates the best checkpoint on it.
 func (r *trainRun) finish(res *Result) (*Result, error) {
+	if err := r.checkRanksAgree(); err != nil {
+		return nil, err
+	}
 	root := filepath.Join(r.cfg.Out, checkpointsDir)
 	res.BestCheckpoint = filepath.Join(root, "best")
 	res.LastCheckpoint = filepath.Join(root, "last")
@@ -117,4 +145,41 @@ func (r *trainRun) finish(res *Result) (*Result, error) {
 	}
 	return res, r.metrics.write(map[string]any{"type": "end", "step": r.st.Step, "elapsed_s": r.elapsed(), "stopped": res.Stopped,
 		"best_step": r.st.BestStep, "best_eval_loss": r.st.BestEvalLoss, "frozen_layers": res.Frozen})
+}
+
+// checkRanksAgree compares every rank's weights with rank 0's (through a
+// digest): data-parallel ranks must end identical, and a run whose ranks
+// diverged must not pass for a good one.
+func (r *trainRun) checkRanksAgree() error {
+	if r.world.Size() == 1 {
+		return nil
+	}
+	w, err := r.enc.Weights()
+	if err != nil {
+		return err
+	}
+	names := make([]string, 0, len(w))
+	for name := range w {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	h := sha256.New()
+	for _, name := range names {
+		h.Write([]byte(name))
+		binary.Write(h, binary.LittleEndian, w[name].Data)
+	}
+	sum := h.Sum(nil)
+	mine := make([]int64, 4)
+	for i := range mine {
+		mine[i] = int64(binary.LittleEndian.Uint64(sum[8*i:]))
+	}
+	root := slices.Clone(mine)
+	if err := r.world.BroadcastInt64(root); err != nil {
+		return err
+	}
+	r.log.Info("final weights", "sha256", hex.EncodeToString(sum), "same_as_rank_0", slices.Equal(mine, root))
+	if !slices.Equal(mine, root) {
+		return fmt.Errorf("rank %d's weights differ from rank 0's at the end of training: the ranks diverged", r.world.Rank())
+	}
+	return nil
 }

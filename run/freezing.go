@@ -17,9 +17,23 @@ func (r *trainRun) decideFreeze(epoch, micro int) error {
 			return err
 		}
 	}
-	d, err := r.policy.Observe(r.st.Step, norms)
-	if err != nil {
-		return fmt.Errorf("freeze policy at step %d: %w", r.st.Step, err)
+	// The norms are of gradients summed over all ranks, so every rank
+	// holds the same; rank 0 alone decides, and every rank follows it.
+	var d freeze.Decision
+	if r.world.Main() {
+		var err error
+		if d, err = r.policy.Observe(r.st.Step, norms); err != nil {
+			return fmt.Errorf("freeze policy at step %d: %w", r.st.Step, err)
+		}
+	}
+	if r.world.Size() > 1 {
+		k := []int64{int64(d.K)}
+		if err := r.world.BroadcastInt64(k); err != nil {
+			return fmt.Errorf("freeze decision at step %d: %w", r.st.Step, err)
+		}
+		if !r.world.Main() {
+			d = freeze.Decision{Step: r.st.Step, OldK: r.tr.Frozen(), K: int(k[0]), Reason: "rank 0's decision"}
+		}
 	}
 	if err := r.metrics.write(struct {
 		Type     string  `json:"type"`

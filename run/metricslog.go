@@ -12,7 +12,7 @@ import (
 
 // metricsLog appends one JSON object per line to RUN/metrics.jsonl. Every
 // record has "type" (step, eval, freeze, cache, checkpoint, resume, end),
-// "step" and "elapsed_s".
+// "step" and "elapsed_s". A nil log (a rank other than 0) writes nothing.
 type metricsLog struct{ f *os.File }
 
 // openMetrics opens path for appending. When resuming from a checkpoint at
@@ -67,4 +67,9 @@ func (m *metricsLog) write(rec any) error {
 	return err
 }
 
-func (m *metricsLog) close() error { return m.f.Close() }
+func (m *metricsLog) close() error {
+	if m == nil {
+		return nil
+	}
+	return m.f.Close()
+}

@@ -80,6 +80,10 @@ func (r *trainRun) prefixHidden(rows []int, b text.Batch) ([]float32, int, error
 	}
 	c := r.prefix.active
 	h, err := c.batch(rows, b)
+	if errors.Is(err, cachefmt.ErrCorrupt) && r.world.Size() > 1 {
+		// Rebuilding takes every rank; this one alone found the damage.
+		return nil, 0, fmt.Errorf("activation cache %s is corrupt (%w); restart the job: it verifies and rebuilds caches when it resumes", c.ref.Dir, err)
+	}
 	if errors.Is(err, cachefmt.ErrCorrupt) {
 		// Never train from a damaged cache: rebuild it and read again.
 		r.log.Warn("activation cache is corrupt; rebuilding it", "dir", c.ref.Dir, "err", err)

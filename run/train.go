@@ -15,6 +15,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/autofreeze/autofreeze/distributed"
 	"github.com/autofreeze/autofreeze/freeze"
 	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/text"
@@ -41,6 +42,10 @@ type Options struct {
 	Resume   bool
 	Logger   *slog.Logger // nil: discard
 	Observer Observer     // nil: none
+	// World, when set, makes this process one rank of a data-parallel
+	// run: it trains on its share of every global batch (BatchSize ×
+	// GradAccum examples), and only rank 0 writes the run directory.
+	World *distributed.World
 }
 
 // Result is what a finished run reports.
@@ -78,6 +83,7 @@ type trainRun struct {
 	metrics *metricsLog
 	st      TrainerState
 	prefix  *prefixState
+	world   *distributed.World // nil: one process
 
 	microPerEpoch, stepsPerEpoch, epochs, warmup, interval int
 	start                                                  time.Time
@@ -92,7 +98,7 @@ func Train(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, badInput(err)
 	}
-	r := &trainRun{cfg: cfg, opts: opts, log: opts.Logger}
+	r := &trainRun{cfg: cfg, opts: opts, log: opts.Logger, world: opts.World}
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -111,9 +117,7 @@ func (r *trainRun) close() {
 	if r.enc != nil {
 		r.enc.Close()
 	}
-	if r.metrics != nil {
-		r.metrics.close()
-	}
+	r.metrics.close()
 }
 
 // configHash identifies the settings a resumed run must share with the run
@@ -225,11 +229,25 @@ func (r *trainRun) prepare() error {
 			}
 		}
 	}
-	if err := c.SaveYAML(filepath.Join(c.Out, "config.yaml")); err != nil {
-		return err
+	if r.world.Size() > 1 {
+		if global := c.BatchSize * c.GradAccum; global < r.world.Size() {
+			return badInput(fmt.Errorf("the global batch (batch-size %d × grad-accum %d) is smaller than the %d ranks: raise --grad-accum", c.BatchSize, c.GradAccum, r.world.Size()))
+		}
+		// Every rank starts from rank 0's weights, and sums its gradients
+		// with the others' before each step.
+		if err := r.world.BroadcastTensors(r.tr.Parameters()); err != nil {
+			return fmt.Errorf("copying rank 0's weights: %w", err)
+		}
+		r.tr.SyncGrads(r.world.SumTensors)
+		r.log.Info("data-parallel", "world_size", r.world.Size(), "global_batch", c.BatchSize*c.GradAccum)
 	}
-	if r.metrics, err = openMetrics(filepath.Join(c.Out, "metrics.jsonl"), resumeFrom != "", r.st.Step); err != nil {
-		return err
+	if r.world.Main() { // the run directory is rank 0's to write
+		if err := c.SaveYAML(filepath.Join(c.Out, "config.yaml")); err != nil {
+			return err
+		}
+		if r.metrics, err = openMetrics(filepath.Join(c.Out, "metrics.jsonl"), resumeFrom != "", r.st.Step); err != nil {
+			return err
+		}
 	}
 	if resumeFrom != "" {
 		r.log.Info("resuming", "checkpoint", resumeFrom, "step", r.st.Step, "epoch", r.st.Epoch, "frozen", r.st.Frozen)
@@ -246,7 +264,7 @@ func (r *trainRun) prepare() error {
 		}
 		return nil
 	}
-	return r.metrics.write(map[string]any{"type": "start", "step": 0, "elapsed_s": 0.0, "train_examples": r.train.len(), "eval_examples": r.eval.len(), "total_steps": total, "epochs": r.epochs, "labels": r.labels.Names(), "layers": r.mcfg.NumLayers})
+	return r.metrics.write(map[string]any{"type": "start", "step": 0, "elapsed_s": 0.0, "train_examples": r.train.len(), "eval_examples": r.eval.len(), "total_steps": total, "epochs": r.epochs, "labels": r.labels.Names(), "layers": r.mcfg.NumLayers, "world_size": r.world.Size()})
 }
 
 // restore loads the optimizer, freeze and cache state of a checkpoint.
@@ -283,9 +301,10 @@ func (r *trainRun) elapsed() float64 {
 }
 
 // microSeed is the dropout seed of a micro-batch: a function of the run's
-// seed and the batch's position, so a resumed run draws the same masks.
+// seed, the batch's position and the rank, so a resumed run draws the same
+// masks.
 func (r *trainRun) microSeed(epoch, micro int) int64 {
-	return int64(r.cfg.Seed)*1_000_003 + int64(epoch*r.microPerEpoch+micro)
+	return int64(r.cfg.Seed)*1_000_003 + int64(epoch*r.microPerEpoch+micro) + int64(r.world.Rank())*1_000_000_007
 }
 
 func (r *trainRun) loop(ctx context.Context) (*Result, error) {
@@ -297,48 +316,60 @@ func (r *trainRun) loop(ctx context.Context) (*Result, error) {
 		}
 	}
 	res := &Result{RunDir: c.Out, Stopped: "completed"}
-	lossSum, lossN, exSinceLog := 0.0, 0, 0
+	// What the next log record averages: loss·examples, examples, and the
+	// examples of all ranks.
+	var lossSum, lossN float64
 	lastLog := time.Now()
+	global := c.BatchSize * c.GradAccum // examples per optimizer step, over all ranks
 	stop := false
 	for epoch := r.st.Epoch; epoch < r.epochs && !stop; epoch++ {
 		order := text.EpochOrder(r.train.len(), c.Seed, epoch)
-		startMicro := 0
+		startStep := 0
 		if epoch == r.st.Epoch {
-			startMicro = r.st.Micro
+			startStep = (r.st.Micro + c.GradAccum - 1) / c.GradAccum
 		}
 		r.st.Epoch = epoch
 		r.promote(epoch, 0) // a cache waiting for this epoch
-		for micro := startMicro; micro < r.microPerEpoch; micro++ {
+		for s := startStep; s < r.stepsPerEpoch; s++ {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			rows := order[micro*c.BatchSize : min((micro+1)*c.BatchSize, len(order))]
-			b, labels := r.train.batch(r.tok, rows)
-			hidden, inLayer, err := r.prefixHidden(rows, b)
-			if err != nil {
-				return nil, err
+			stepRows := order[s*global : min((s+1)*global, len(order))]
+			lo, hi := distributed.Share(len(stepRows), r.world.Rank(), r.world.Size())
+			mine := stepRows[lo:hi]
+			for j := 0; j*c.BatchSize < len(mine); j++ {
+				rows := mine[j*c.BatchSize : min((j+1)*c.BatchSize, len(mine))]
+				micro := s*c.GradAccum + j // as one process numbers them
+				b, labels := r.train.batch(r.tok, rows)
+				hidden, inLayer, err := r.prefixHidden(rows, b)
+				if err != nil {
+					return nil, err
+				}
+				trainable.Seed(r.microSeed(epoch, micro))
+				// Each micro-batch's mean loss weighs by its share of the
+				// step's examples: the sum over micro-batches and ranks is
+				// the mean over the global batch.
+				loss, err := r.tr.Backward(b, hidden, inLayer, labels, float64(len(rows))/float64(len(stepRows)))
+				if err != nil {
+					return nil, fmt.Errorf("step %d: %w", r.st.Step+1, err)
+				}
+				lossSum += loss * float64(len(rows))
+				lossN += float64(len(rows))
 			}
-			trainable.Seed(r.microSeed(epoch, micro))
-			loss, err := r.tr.Backward(b, hidden, inLayer, labels, 1/float64(c.GradAccum))
-			if err != nil {
-				return nil, fmt.Errorf("step %d: %w", r.st.Step+1, err)
-			}
-			lossSum += loss
-			lossN++
-			exSinceLog += len(rows)
-			r.st.Micro = micro + 1
-			if (micro+1)%c.GradAccum != 0 && micro+1 != r.microPerEpoch {
-				continue
-			}
+			r.st.Micro = min((s+1)*c.GradAccum, r.microPerEpoch)
 			lr := learningRate(c.Schedule, c.LR, r.st.Step, r.st.TotalSteps, r.warmup)
 			if _, err := r.tr.Step(lr); err != nil {
 				return nil, fmt.Errorf("step %d: %w", r.st.Step+1, err)
 			}
 			r.st.Step++
 			if r.st.Step%c.LogEvery == 0 || r.st.Step == r.st.TotalSteps {
+				sums := []float64{lossSum, lossN}
+				if err := r.world.SumFloat64(sums); err != nil {
+					return nil, fmt.Errorf("step %d: %w", r.st.Step, err)
+				}
 				secs := time.Since(lastLog).Seconds()
 				p := Progress{Step: r.st.Step, TotalSteps: r.st.TotalSteps, Epoch: epoch + 1, Epochs: r.epochs,
-					Loss: lossSum / float64(lossN), ExamplesPerSec: float64(exSinceLog) / secs,
+					Loss: sums[0] / sums[1], ExamplesPerSec: sums[1] / secs,
 					Elapsed: time.Duration(r.elapsed() * float64(time.Second)), Frozen: r.tr.Frozen()}
 				if done := r.st.Step; done > 0 {
 					p.ETA = time.Duration(float64(time.Since(r.start)) / float64(done-r.resumedAt) * float64(r.st.TotalSteps-done))
@@ -347,13 +378,13 @@ func (r *trainRun) loop(ctx context.Context) (*Result, error) {
 					"loss": p.Loss, "lr": lr, "examples_per_s": p.ExamplesPerSec, "frozen_layers": r.tr.Frozen()}); err != nil {
 					return nil, err
 				}
-				if r.opts.Observer != nil {
+				if r.opts.Observer != nil && r.world.Main() {
 					r.opts.Observer.Progress(p)
 				}
-				lossSum, lossN, exSinceLog, lastLog = 0, 0, 0, time.Now()
+				lossSum, lossN, lastLog = 0, 0, time.Now()
 			}
 			if r.policy != nil && r.fcfg.Mode != freeze.Static && r.st.Step%r.interval == 0 {
-				if err := r.decideFreeze(epoch, micro+1); err != nil {
+				if err := r.decideFreeze(epoch, r.st.Micro); err != nil {
 					return nil, err
 				}
 			}
@@ -368,7 +399,7 @@ func (r *trainRun) loop(ctx context.Context) (*Result, error) {
 				if stop {
 					res.Stopped = "early stopping"
 				}
-			} else if saveNow {
+			} else if saveNow && r.world.Main() {
 				if err := r.checkpoint(false); err != nil {
 					return nil, err
 				}

@@ -68,6 +68,24 @@ type Trainer struct {
 	gradSum map[string]*ts.Tensor
 	// trackGrads turns that accumulation on.
 	trackGrads bool
+	// sync, when set, sums the trainable gradients across data-parallel
+	// ranks before each step.
+	sync func([]*ts.Tensor) error
+}
+
+// SyncGrads makes Step first sum the trainable parameters' gradients with
+// sum (across data-parallel ranks: each rank's loss is already scaled by
+// its share of the global batch). Frozen parameters never take part.
+func (t *Trainer) SyncGrads(sum func([]*ts.Tensor) error) { t.sync = sum }
+
+// Parameters are every parameter tensor (frozen or not), in a fixed order,
+// for copying them between ranks.
+func (t *Trainer) Parameters() []*ts.Tensor {
+	out := make([]*ts.Tensor, len(t.enc.specs))
+	for i, p := range t.enc.specs {
+		out[i] = t.enc.params[p.Name]
+	}
+	return out
 }
 
 // NewTrainer prepares enc for training with cfg.
@@ -238,10 +256,15 @@ func (t *Trainer) Step(lr float64) (gradNorm float64, err error) {
 		if t.frozenParam(p.Name) {
 			continue
 		}
-		g := t.enc.params[p.Name].MustGrad(false)
+		x := t.enc.params[p.Name]
+		g := x.MustGrad(false)
 		if !g.MustDefined() {
 			g.MustDrop()
-			continue
+			if t.sync == nil {
+				continue
+			}
+			// Another rank may have a gradient here: take part with zeros.
+			g = x.MustZerosLike(false)
 		}
 		names = append(names, p.Name)
 		grads = append(grads, g)
@@ -251,6 +274,11 @@ func (t *Trainer) Step(lr float64) (gradNorm float64, err error) {
 			g.MustDrop()
 		}
 	}()
+	if t.sync != nil {
+		if err := t.sync(grads); err != nil {
+			return 0, fmt.Errorf("summing gradients across ranks: %w", err)
+		}
+	}
 	gradNorm = globalNorm(grads)
 	if math.IsNaN(gradNorm) || math.IsInf(gradNorm, 0) {
 		for _, g := range grads {

@@ -1,0 +1,235 @@
+package cli
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/autofreeze/autofreeze/model"
+)
+
+// dataParallelArgs: a run with AutoFreeze moving the prefix into the disk
+// cache mid-run, without dropout, so that a data-parallel run and one
+// process see the same arithmetic up to summation order.
+func dataParallelArgs(f fixture, out string, extra ...string) []string {
+	return f.trainArgs(out, append([]string{"--epochs", "2", "--lr", "1e-3", "--no-dropout", "--freeze", "auto",
+		"--freeze-intervals", "8", "--cache", "disk", "--engine", "torch", "--log-every", "1"}, extra...)...)
+}
+
+// launch runs args as two ranks of this test binary (which is autofreeze
+// when AUTOFREEZE_TEST_MAIN is set) under `autofreeze launch`.
+func launch(t *testing.T, runID string, maxRestarts int, args []string) (int, string) {
+	t.Helper()
+	t.Setenv("AUTOFREEZE_TEST_MAIN", "1")
+	if args[0] == "--quiet" { // the test reads the ranks' info lines
+		args = args[1:]
+	}
+	full := append([]string{"launch", "--nproc-per-node", "2", "--max-restarts", fmt.Sprint(maxRestarts), "--run-id", runID,
+		"--grace", "3s", "--", os.Args[0]}, args...)
+	code, stdout, stderr := cmd(t, full...)
+	if os.Getenv("DEBUG_LAUNCH") != "" {
+		t.Log(stdout, stderr)
+	}
+	return code, stderr
+}
+
+func readWeights(t *testing.T, run string) map[string]*model.Tensor {
+	t.Helper()
+	w, err := model.ReadSafetensors(filepath.Join(run, "checkpoints", "last", model.SafetensorsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// freezeSteps are the (step, k) of every freeze point move in a run's log.
+func freezeSteps(t *testing.T, run string) []string {
+	t.Helper()
+	f, err := os.Open(filepath.Join(run, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var moves []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var rec struct {
+			Type      string
+			Step, K   int
+			OldK      int `json:"old_k"`
+			WorldSize int `json:"world_size"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			t.Fatal(err)
+		}
+		if rec.Type == "freeze" && rec.K != rec.OldK {
+			moves = append(moves, fmt.Sprintf("step %d: %d->%d", rec.Step, rec.OldK, rec.K))
+		}
+	}
+	return moves
+}
+
+// TestDataParallelMatchesOneProcess: two ranks over Gloo on loopback, each
+// training on half of every global batch of 16, end with the weights of one
+// process training on the whole batches (within 1e-5), and both ranks take
+// rank 0's freeze decisions at the same steps as the single process.
+func TestDataParallelMatchesOneProcess(t *testing.T) {
+	f := newFixture(t)
+	one := filepath.Join(f.dir, "one")
+	if code, _, stderr := cmd(t, dataParallelArgs(f, one)...); code != 0 {
+		t.Fatalf("single-process run exited %d: %s", code, stderr)
+	}
+	two := filepath.Join(f.dir, "two")
+	code, stderr := launch(t, "dp-equal", 0, dataParallelArgs(f, two))
+	if code != 0 {
+		t.Fatalf("two-rank run exited %d: %s", code, stderr)
+	}
+
+	wantMoves := freezeSteps(t, one)
+	if len(wantMoves) == 0 {
+		t.Fatal("the single-process run never froze a layer; the test proves nothing about freeze decisions")
+	}
+	if got := freezeSteps(t, two); fmt.Sprint(got) != fmt.Sprint(wantMoves) {
+		t.Errorf("freeze points: two ranks %v, one process %v", got, wantMoves)
+	}
+	// Both ranks froze at rank 0's steps: each logs its own "freezing".
+	re := regexp.MustCompile(`\[rank (\d)\].*msg=freezing .*step=(\d+) from=(\d+) to=(\d+)`)
+	perRank := map[string][]string{}
+	for _, m := range re.FindAllStringSubmatch(stderr, -1) {
+		perRank[m[1]] = append(perRank[m[1]], fmt.Sprintf("step %s: %s->%s", m[2], m[3], m[4]))
+	}
+	for _, rank := range []string{"0", "1"} {
+		if fmt.Sprint(perRank[rank]) != fmt.Sprint(wantMoves) {
+			t.Errorf("rank %s froze %v, want %v", rank, perRank[rank], wantMoves)
+		}
+	}
+	if n := strings.Count(stderr, "same_as_rank_0=true"); n != 2 {
+		t.Errorf("%d ranks reported weights identical to rank 0's, want 2:\n%s", n, stderr)
+	}
+
+	want, got := readWeights(t, one), readWeights(t, two)
+	worst, where := 0.0, ""
+	for name, w := range want {
+		g := got[name]
+		if g == nil || len(g.Data) != len(w.Data) {
+			t.Fatalf("two-rank checkpoint lacks %s", name)
+		}
+		for i := range w.Data {
+			if d := math.Abs(float64(g.Data[i] - w.Data[i])); d > worst {
+				worst, where = d, name
+			}
+		}
+	}
+	t.Logf("max |two ranks - one process| = %.3g (%s); freeze moves %v", worst, where, wantMoves)
+	if worst > 1e-5 {
+		t.Errorf("weights differ by %.3g at %s, want <= 1e-5", worst, where)
+	}
+}
+
+// rankPID finds the process of rank `rank`, first attempt, of the launched
+// job runID, by its environment.
+func rankPID(runID string, rank int) int {
+	dirs, _ := filepath.Glob("/proc/[0-9]*/environ")
+	for _, p := range dirs {
+		env, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		vars := strings.Split(string(env), "\x00")
+		has := func(v string) bool {
+			for _, x := range vars {
+				if x == v {
+					return true
+				}
+			}
+			return false
+		}
+		if has("TORCHELASTIC_RUN_ID="+runID) && has(fmt.Sprintf("RANK=%d", rank)) && has("TORCHELASTIC_RESTART_COUNT=0") {
+			var pid int
+			fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
+			return pid
+		}
+	}
+	return 0
+}
+
+// TestKilledRankRestarts: SIGKILL one rank mid-run; the launcher stops the
+// other, starts both again, and they resume from the last checkpoint (no
+// more lost than the steps since it), ending with exactly the weights of a
+// run that was never interrupted.
+func TestKilledRankRestarts(t *testing.T) {
+	if _, err := os.Stat("/proc/self/environ"); err != nil {
+		t.Skip("needs /proc to find the rank to kill")
+	}
+	f := newFixture(t)
+	args := func(out string) []string { return dataParallelArgs(f, out, "--save-every", "5") }
+	whole := filepath.Join(f.dir, "whole")
+	if code, stderr := launch(t, "dp-whole", 0, args(whole)); code != 0 {
+		t.Fatalf("uninterrupted two-rank run exited %d: %s", code, stderr)
+	}
+
+	killed := filepath.Join(f.dir, "killed")
+	runID := fmt.Sprintf("dp-kill-%d", os.Getpid())
+	killedAt := make(chan string, 1)
+	go func() {
+		deadline := time.Now().Add(3 * time.Minute)
+		for time.Now().Before(deadline) {
+			if _, err := os.Stat(filepath.Join(killed, "checkpoints", "step-15")); err == nil {
+				if pid := rankPID(runID, 1); pid > 0 {
+					last, _ := os.Readlink(filepath.Join(killed, "checkpoints", "last"))
+					syscall.Kill(pid, syscall.SIGKILL)
+					killedAt <- last
+					return
+				}
+			}
+			time.Sleep(2 * time.Millisecond)
+		}
+		killedAt <- ""
+	}()
+	code, stderr := launch(t, runID, 1, args(killed))
+	last := <-killedAt
+	if last == "" {
+		t.Fatal("rank 1 was never killed; the test proves nothing")
+	}
+	if code != 0 {
+		t.Fatalf("restarted job exited %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, "restarting every rank") || !strings.Contains(stderr, "resuming from the latest checkpoint") {
+		t.Errorf("the log does not show a restart and resume:\n%s", stderr)
+	}
+	// The resume record names the checkpoint it continued from: the last
+	// one written before the kill (or a later one written in between).
+	metrics, _ := os.ReadFile(filepath.Join(killed, "metrics.jsonl"))
+	var resumed int
+	for _, line := range strings.Split(string(metrics), "\n") {
+		if strings.Contains(line, `"type":"resume"`) {
+			var rec struct{ Step int }
+			json.Unmarshal([]byte(line), &rec)
+			resumed = rec.Step
+		}
+	}
+	var killedStep int
+	fmt.Sscanf(last, "step-%d", &killedStep)
+	if resumed == 0 || resumed < killedStep {
+		t.Errorf("resumed at step %d; the last checkpoint before the kill was %s", resumed, last)
+	}
+	t.Logf("rank 1 killed after %s; resumed at step %d", last, resumed)
+
+	want, got := readWeights(t, whole), readWeights(t, killed)
+	for name, w := range want {
+		g := got[name]
+		for i := range w.Data {
+			if g == nil || g.Data[i] != w.Data[i] {
+				t.Fatalf("%s differs after the restart: the resumed job is not the uninterrupted one", name)
+			}
+		}
+	}
+}

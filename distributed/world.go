@@ -1,0 +1,157 @@
+package distributed
+
+import (
+	"fmt"
+	"runtime"
+	"time"
+	"unsafe"
+
+	"github.com/sugarme/gotch/ts"
+
+	"github.com/autofreeze/autofreeze/distributed/c10d"
+)
+
+// DefaultTimeout bounds every collective, as torch.distributed's default
+// does: a rank that waits longer (for another that died, or for rank 0's
+// evaluation or cache build) fails instead of hanging.
+const DefaultTimeout = 30 * time.Minute
+
+// DefaultBucketBytes is the size of the flat buckets gradients are summed
+// in (DistributedDataParallel's default).
+const DefaultBucketBytes = 25 << 20
+
+// World is this process's membership in a data-parallel job.
+type World struct {
+	env         Env
+	store       *c10d.Store
+	group       *c10d.Group
+	bucketBytes int64
+}
+
+// Options tune Join.
+type Options struct {
+	Timeout     time.Duration // 0: DefaultTimeout
+	BucketBytes int64         // 0: DefaultBucketBytes
+}
+
+// Join rendezvouses with the other ranks of env: through the launcher's
+// store when it hosts one (torchrun), otherwise through a store rank 0
+// hosts at MASTER_ADDR:MASTER_PORT. Keys are namespaced by the restart
+// count, so a restarted job never reads a dead attempt's keys.
+func Join(env Env, o Options) (*World, error) {
+	if o.Timeout <= 0 {
+		o.Timeout = DefaultTimeout
+	}
+	if o.BucketBytes <= 0 {
+		o.BucketBytes = DefaultBucketBytes
+	}
+	so := c10d.StoreOptions{Host: env.MasterAddr, Port: env.MasterPort, Timeout: o.Timeout,
+		Prefix: fmt.Sprintf("/worker/attempt_%d", env.RestartCount)}
+	if !env.AgentStore {
+		so.Server = env.Rank == 0
+		so.Workers = env.WorldSize
+	}
+	store, err := c10d.NewStore(so)
+	if err != nil {
+		return nil, fmt.Errorf("rank %d: joining the job at %s:%d: %w", env.Rank, env.MasterAddr, env.MasterPort, err)
+	}
+	gopt := c10d.GroupOptions{Rank: env.Rank, Size: env.WorldSize, Interface: env.SocketInterface, Timeout: o.Timeout}
+	if gopt.Interface == "" && isLoopback(env.MasterAddr) {
+		gopt.Hostname = "127.0.0.1" // one machine: bind loopback, whatever the host name resolves to
+	}
+	group, err := c10d.NewGloo(store, gopt)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("rank %d: %w", env.Rank, err)
+	}
+	return &World{env: env, store: store, group: group, bucketBytes: o.BucketBytes}, nil
+}
+
+func isLoopback(addr string) bool {
+	return addr == "localhost" || addr == "127.0.0.1" || addr == "::1"
+}
+
+// Env is the launcher environment the world was joined with.
+func (w *World) Env() Env { return w.env }
+
+// Rank is this process's rank (0 on a single process: nil World).
+func (w *World) Rank() int {
+	if w == nil {
+		return 0
+	}
+	return w.env.Rank
+}
+
+// Size is the number of ranks (1 on a single process).
+func (w *World) Size() int {
+	if w == nil {
+		return 1
+	}
+	return w.env.WorldSize
+}
+
+// Main reports whether this is rank 0, which alone writes the run
+// directory and decides when to freeze.
+func (w *World) Main() bool { return w.Rank() == 0 }
+
+// SumTensors sums tensors (gradients) across ranks in place, in buckets.
+func (w *World) SumTensors(tensors []*ts.Tensor) error {
+	if w.Size() == 1 || len(tensors) == 0 {
+		return nil
+	}
+	handles := make([]unsafe.Pointer, len(tensors))
+	for i, t := range tensors {
+		handles[i] = t.Ctensor()
+	}
+	err := w.group.AllReduceTensors(handles, w.bucketBytes)
+	runtime.KeepAlive(tensors)
+	return err
+}
+
+// BroadcastTensors replaces tensors on every rank with rank 0's.
+func (w *World) BroadcastTensors(tensors []*ts.Tensor) error {
+	if w.Size() == 1 {
+		return nil
+	}
+	for _, t := range tensors {
+		err := w.group.BroadcastTensor(t.Ctensor(), 0)
+		runtime.KeepAlive(t)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SumFloat64 sums values across ranks in place.
+func (w *World) SumFloat64(values []float64) error {
+	if w.Size() == 1 {
+		return nil
+	}
+	return w.group.AllReduceFloat64(values)
+}
+
+// BroadcastInt64 replaces values on every rank with rank 0's.
+func (w *World) BroadcastInt64(values []int64) error {
+	if w.Size() == 1 {
+		return nil
+	}
+	return w.group.BroadcastInt64(values, 0)
+}
+
+// Barrier returns when every rank has reached it.
+func (w *World) Barrier() error {
+	if w.Size() == 1 {
+		return nil
+	}
+	return w.group.Barrier()
+}
+
+// Close leaves the job.
+func (w *World) Close() {
+	if w == nil {
+		return
+	}
+	w.group.Close()
+	w.store.Close()
+}
