@@ -6,7 +6,7 @@ SHELL := bash
 GO ?= go
 BIN := bin/autofreeze
 
-.PHONY: all setup build test demo bench clean distclean
+.PHONY: all setup build test test-torchrun demo bench clean distclean
 
 all: build
 
@@ -19,6 +19,12 @@ build: setup
 test: setup
 	$(GO) vet ./...
 	$(GO) test -timeout 30m ./...
+
+# Data-parallel training under the real torchrun of torch 2.1, which needs
+# the torch wheel and its CUDA libraries (2.4 GB of downloads, 4 GB
+# installed), so it is not part of `make test`.
+test-torchrun: setup
+	TORCHRUN=$$(scripts/torchrun_venv.sh) $(GO) test -count=1 -run 'TestTorchrun' -v ./cli
 
 demo: build
 	@scripts/demo.sh
