@@ -60,6 +60,7 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 			encodeCommand(),
 			trainCommand(),
 			launchCommand(),
+			planCommand(),
 			evalCommand(),
 			predictCommand(),
 			exportCommand(),

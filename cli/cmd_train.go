@@ -78,6 +78,8 @@ func trainFlags() []ucli.Flag {
 		str("engine", d.Engine, "what runs the frozen prefix to fill the cache: onnx (ONNX Runtime) or torch"),
 		altsrc.NewBoolFlag(&ucli.BoolFlag{Name: "fused", Value: true, Usage: "export the frozen prefix with ONNX Runtime's fused operators (15-30% faster on CPU; --fused=false for standard operators only)"}),
 		str("provider", d.Provider, "ONNX Runtime execution provider: cpu, cuda or tensorrt"),
+		str("mode", d.Mode, "data-parallel runs: performance (keep every worker) or efficiency (give workers back as layers freeze; needs --profile and autofreeze launch)"),
+		str("profile", "", "efficiency mode: the profile autofreeze plan profile measured"),
 		ortLibFlag(),
 	}
 }
@@ -115,6 +117,9 @@ func trainCommand() *ucli.Command {
 			opts.Observer = obs
 			res, err := run.Train(c.Context, cfg, opts)
 			obs.done()
+			if errors.Is(err, run.ErrResize) {
+				return &exitError{code: distributed.ExitResize, err: err}
+			}
 			if err != nil {
 				return classifyRunError(err)
 			}
@@ -145,6 +150,7 @@ func trainConfig(c *ucli.Context) run.Config {
 		FreezePercentile: c.Float64("freeze-percentile"), FreezeNorm: c.String("freeze-norm"),
 		Cache: c.String("cache"), CacheSwitch: c.String("cache-switch"), CacheDType: c.String("cache-dtype"),
 		Engine: c.String("engine"), Fused: c.Bool("fused"), Provider: c.String("provider"), ORTLib: ortLibPath(c),
+		Mode: c.String("mode"), Profile: c.String("profile"),
 	}
 }
 
@@ -188,6 +194,7 @@ func joinWorld(c *ucli.Context, cfg run.Config, opts *run.Options) (*distributed
 		return nil, err
 	}
 	opts.World, opts.Logger = world, log
+	opts.ResizeFile = os.Getenv(distributed.ResizeFileVar)
 	// Under a launcher a checkpoint means a restart (by the agent, or a
 	// requeued or resubmitted job, whose restart count starts again at 0).
 	// Checkpoints are only written once every rank has joined, so all

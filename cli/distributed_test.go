@@ -233,3 +233,47 @@ func TestKilledRankRestarts(t *testing.T) {
 		}
 	}
 }
+
+// TestEfficiencyModeGivesBackWorkers: in efficiency mode a two-rank run
+// whose profile says the frozen model needs only one worker checkpoints at
+// its first freeze and asks the launcher to continue on one; the global
+// batch stays the same, so it ends with the weights of the two-rank run in
+// performance mode (within 1e-5).
+func TestEfficiencyModeGivesBackWorkers(t *testing.T) {
+	f := newFixture(t)
+	// A profile where communication dominates: 40 GB of gradients at full
+	// size make one worker cheaper as soon as two layers are frozen.
+	profile := filepath.Join(f.dir, "profile.json")
+	if err := os.WriteFile(profile, []byte(`{"model": "synthetic, not measured", "layers": 4, "examples": 320, "epochs": 2,
+		"global_batch": 16, "threads": 1, "step_seconds": [80, 40, 20, 10],
+		"grad_bytes": [40000000000, 30000000000, 20000000000, 10000000000], "cache_seconds_per_example": [0, 0, 0, 0]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	perf := filepath.Join(f.dir, "performance")
+	if code, stderr := launch(t, "eff-perf", 0, dataParallelArgs(f, perf)); code != 0 {
+		t.Fatalf("performance-mode run exited %d: %s", code, stderr)
+	}
+	eff := filepath.Join(f.dir, "efficiency")
+	code, stderr := launch(t, "eff", 0, dataParallelArgs(f, eff, "--mode", "efficiency", "--profile", profile))
+	if code != 0 {
+		t.Fatalf("efficiency-mode run exited %d: %s", code, stderr)
+	}
+	if !strings.Contains(stderr, `msg="ranks asked for a new world size" from=2 to=1`) {
+		t.Fatalf("the run never gave a worker back:\n%s", stderr)
+	}
+	metrics, _ := os.ReadFile(filepath.Join(eff, "metrics.jsonl"))
+	if !strings.Contains(string(metrics), `"type":"resize"`) || !strings.Contains(string(metrics), `"world_size":2`) {
+		t.Errorf("metrics.jsonl lacks the resize record:\n%s", metrics)
+	}
+	want, got := readWeights(t, perf), readWeights(t, eff)
+	worst := 0.0
+	for name, w := range want {
+		for i := range w.Data {
+			worst = math.Max(worst, math.Abs(float64(got[name].Data[i]-w.Data[i])))
+		}
+	}
+	t.Logf("max |efficiency (2 then 1 workers) - performance (2 workers)| = %.3g", worst)
+	if worst > 1e-5 {
+		t.Errorf("weights differ by %.3g, want <= 1e-5", worst)
+	}
+}

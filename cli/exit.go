@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+
+	"github.com/autofreeze/autofreeze/distributed"
 )
 
 // Exit codes, the contract with batch scripts. They are listed in the help
@@ -29,6 +31,7 @@ var exitCodeHelp = []struct {
 	{ExitUsage, "usage error: a bad flag or bad input file"},
 	{ExitCorrupt, "corrupt activation cache"},
 	{ExitStale, "stale activation cache (built for another model, layer, tokenizer or data)"},
+	{distributed.ExitResize, "train --mode efficiency: restart me on fewer workers (autofreeze launch does)"},
 }
 
 func exitStatusHelp() string {

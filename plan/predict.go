@@ -282,3 +282,46 @@ func (m model) efficiencyMode(segs []segment) ([]Phase, error) {
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// DefaultCluster is the cluster a training run in efficiency mode assumes
+// when it decides how many workers to keep: 10 Gbit/s per worker, 50 µs
+// per hop, a minute to restart, linear scaling. Workers is left to fill in.
+func DefaultCluster() Cluster {
+	return Cluster{BandwidthBytesPerS: 10e9 / 8, LatencyS: 50e-6, RestartS: 60, ScalingEfficiency: 1}
+}
+
+// WorldSizeFor is efficiency mode's choice as a job runs: the freeze point
+// has just moved to k, with remaining steps left, on current workers of a
+// job that started (as full fine-tuning would run) on c.Workers. Among the
+// world sizes no larger than current whose step is no slower than full
+// fine-tuning's on c.Workers, it returns the one with the fewest
+// worker-seconds for the rest of the run (assuming k stays), counting a
+// restart when the size changes. It returns current when nothing is
+// cheaper.
+func WorldSizeFor(p Profile, c Cluster, k, current, remaining int) (int, error) {
+	if err := p.Validate(); err != nil {
+		return 0, err
+	}
+	if err := c.validate(); err != nil {
+		return 0, err
+	}
+	if k < 0 || k >= p.Layers {
+		return 0, fmt.Errorf("plan: freeze point %d outside the profile's 0..%d", k, p.Layers-1)
+	}
+	if current < 1 || current > c.Workers {
+		return 0, fmt.Errorf("plan: %d current workers of a job that started on %d", current, c.Workers)
+	}
+	m := model{p: p, c: c}
+	limit := m.step(0, c.Workers) * (1 + tolerance)
+	best, bestCost := current, float64(remaining)*m.step(k, current)*float64(current)
+	for _, w := range candidates(p.GlobalBatch, current) {
+		if w == current || m.step(k, w) > limit {
+			continue
+		}
+		cost := float64(remaining)*m.step(k, w)*float64(w) + c.RestartS*float64(current)
+		if cost < bestCost*(1-tolerance) {
+			best, bestCost = w, cost
+		}
+	}
+	return best, nil
+}

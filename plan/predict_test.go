@@ -336,3 +336,34 @@ func TestPredictRejects(t *testing.T) {
 		t.Errorf("profile without step times: err = %v", err)
 	}
 }
+
+// A job that froze enough layers gives back workers, as long as the step
+// stays no slower than full fine-tuning's; with nothing frozen, or with
+// too few steps left to repay a restart, it keeps them. (With linear
+// scaling and free communication every world size costs the same
+// worker-seconds; the saving comes from scaling losses, here 0.8.)
+func TestWorldSizeFor(t *testing.T) {
+	p := Profile{Model: "synthetic", Layers: 4, Examples: 6400, Epochs: 1, GlobalBatch: 64, Threads: 1,
+		StepSeconds: []float64{8, 6, 4, 2}, GradBytes: []int64{400, 300, 200, 100}, CacheSecondsPerExample: []float64{0, 0, 0, 0}}
+	c := Cluster{Workers: 16, BandwidthBytesPerS: math.Inf(1), RestartS: 10, ScalingEfficiency: 0.8}
+	// Full fine-tuning's step on 16: 8/(1+0.8·15) = 0.615 s. The smallest
+	// divisor w of 64 with T(k)/(1+0.8(w-1)) within it: k=3 (2 s) 4, k=2 (4 s) 8.
+	for _, tc := range []struct{ k, current, remaining, want int }{
+		{0, 16, 10000, 16}, // nothing frozen: full fine-tuning's size
+		{3, 16, 10000, 4},
+		{2, 16, 10000, 8},
+		{3, 8, 10000, 4}, // shrinks further after an earlier shrink
+		{3, 16, 0, 16},   // no steps left to repay the restart
+	} {
+		got, err := WorldSizeFor(p, c, tc.k, tc.current, tc.remaining)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("k=%d on %d workers with %d steps left: %d workers, want %d", tc.k, tc.current, tc.remaining, got, tc.want)
+		}
+	}
+	if _, err := WorldSizeFor(p, c, 4, 16, 10); err == nil {
+		t.Error("a freeze point past the profile was accepted")
+	}
+}

@@ -60,6 +60,9 @@ type TrainerState struct {
 	Labels     []string `json:"labels"`
 	MaxLength  int      `json:"max_length"`
 	ConfigHash string   `json:"config_hash"`
+	// InitialWorldSize is the number of ranks the run started on: what
+	// efficiency mode compares its steps with after giving workers back.
+	InitialWorldSize int `json:"initial_world_size,omitempty"`
 }
 
 // CacheRef names the activation cache a run trains from.

@@ -91,6 +91,14 @@ type Config struct {
 	Fused    bool   `yaml:"fused"`
 	Provider string `yaml:"provider"`
 	ORTLib   string `yaml:"ort-lib"`
+
+	// Mode is how a data-parallel run uses its workers: "performance"
+	// keeps them all; "efficiency" gives some back as layers freeze
+	// (checkpoint, restart at a smaller world size), choosing how many
+	// with the cost model from the measured Profile (autofreeze plan
+	// profile).
+	Mode    string `yaml:"mode"`
+	Profile string `yaml:"profile"`
 }
 
 // Defaults are the values a zero field takes.
@@ -100,7 +108,7 @@ func Defaults() Config {
 		GradAccum: 1, Epochs: 3, LR: 5e-5, WarmupRatio: 0.1, Schedule: "linear",
 		WeightDecay: 0.01, MaxGradNorm: 1.0, LogEvery: 10, Freeze: "off",
 		FreezeIntervals: 20, FreezePercentile: 50, FreezeNorm: "l1", Cache: "off",
-		CacheSwitch: "epoch", CacheDType: "fp16", Engine: "onnx", Provider: "cpu",
+		CacheSwitch: "epoch", CacheDType: "fp16", Engine: "onnx", Provider: "cpu", Mode: "performance",
 	}
 }
 
@@ -140,6 +148,7 @@ func (c Config) WithDefaults() Config {
 	setS(&c.FreezeNorm, d.FreezeNorm)
 	setS(&c.Cache, d.Cache)
 	setS(&c.CacheSwitch, d.CacheSwitch)
+	setS(&c.Mode, d.Mode)
 	setS(&c.CacheDType, d.CacheDType)
 	setS(&c.Engine, d.Engine)
 	setS(&c.Provider, d.Provider)
@@ -212,6 +221,15 @@ func (c Config) Validate() error {
 	case "onnx", "torch":
 	default:
 		bad("engine %q: want onnx or torch", c.Engine)
+	}
+	switch c.Mode {
+	case "performance":
+	case "efficiency":
+		if c.Profile == "" {
+			bad("mode efficiency: needs profile (measure one with autofreeze plan profile)")
+		}
+	default:
+		bad("mode %q: want performance or efficiency", c.Mode)
 	}
 	if c.TrainLimit < 0 || c.EvalLimit < 0 || c.MaxSteps < 0 || c.EvalEvery < 0 || c.SaveEvery < 0 || c.Patience < 0 {
 		bad("limits, max_steps, eval_every, save_every and patience must not be negative")

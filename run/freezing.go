@@ -50,5 +50,8 @@ func (r *trainRun) decideFreeze(epoch, micro int) error {
 	if err := r.tr.Freeze(d.K); err != nil {
 		return err
 	}
-	return r.prefixMoved(epoch, micro)
+	if err := r.prefixMoved(epoch, micro); err != nil {
+		return err
+	}
+	return r.maybeResize()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/autofreeze/autofreeze/distributed"
 	"github.com/autofreeze/autofreeze/freeze"
 	"github.com/autofreeze/autofreeze/model"
+	"github.com/autofreeze/autofreeze/plan"
 	"github.com/autofreeze/autofreeze/text"
 	"github.com/autofreeze/autofreeze/trainable"
 )
@@ -46,6 +47,11 @@ type Options struct {
 	// run: it trains on its share of every global batch (BatchSize ×
 	// GradAccum examples), and only rank 0 writes the run directory.
 	World *distributed.World
+	// ResizeFile is where, in efficiency mode, rank 0 writes the world size
+	// the run continues on after giving workers back; Train then returns
+	// ErrResize on every rank. Empty: the launcher cannot resize (torchrun),
+	// and the run keeps its workers.
+	ResizeFile string
 }
 
 // Result is what a finished run reports.
@@ -84,6 +90,7 @@ type trainRun struct {
 	st      TrainerState
 	prefix  *prefixState
 	world   *distributed.World // nil: one process
+	profile *plan.Profile      // efficiency mode's cost model input
 
 	microPerEpoch, stepsPerEpoch, epochs, warmup, interval int
 	start                                                  time.Time
@@ -199,6 +206,9 @@ func (r *trainRun) prepare() error {
 	if r.fcfg, err = c.FreezeConfig(); err != nil {
 		return err
 	}
+	if err := r.loadProfile(); err != nil {
+		return err
+	}
 	r.microPerEpoch = (r.train.len() + c.BatchSize - 1) / c.BatchSize
 	r.stepsPerEpoch = (r.microPerEpoch + c.GradAccum - 1) / c.GradAccum
 	total := c.Epochs * r.stepsPerEpoch
@@ -222,7 +232,8 @@ func (r *trainRun) prepare() error {
 		}
 		r.resumedAt = r.st.Step
 	} else {
-		r.st = TrainerState{Version: stateVersion, TotalSteps: total, BestEvalLoss: math.MaxFloat64, Labels: r.labels.Names(), MaxLength: c.MaxLength, ConfigHash: configHash(c)}
+		r.st = TrainerState{Version: stateVersion, TotalSteps: total, BestEvalLoss: math.MaxFloat64, Labels: r.labels.Names(), MaxLength: c.MaxLength, ConfigHash: configHash(c),
+			InitialWorldSize: r.world.Size()}
 		if r.policy != nil && r.policy.Frozen() > 0 { // static freezing
 			if err := r.tr.Freeze(r.policy.Frozen()); err != nil {
 				return err
@@ -335,32 +346,14 @@ func (r *trainRun) loop(ctx context.Context) (*Result, error) {
 				return nil, err
 			}
 			stepRows := order[s*global : min((s+1)*global, len(order))]
-			lo, hi := distributed.Share(len(stepRows), r.world.Rank(), r.world.Size())
-			mine := stepRows[lo:hi]
-			for j := 0; j*c.BatchSize < len(mine); j++ {
-				rows := mine[j*c.BatchSize : min((j+1)*c.BatchSize, len(mine))]
-				micro := s*c.GradAccum + j // as one process numbers them
-				b, labels := r.train.batch(r.tok, rows)
-				hidden, inLayer, err := r.prefixHidden(rows, b)
-				if err != nil {
-					return nil, err
-				}
-				trainable.Seed(r.microSeed(epoch, micro))
-				// Each micro-batch's mean loss weighs by its share of the
-				// step's examples: the sum over micro-batches and ranks is
-				// the mean over the global batch.
-				loss, err := r.tr.Backward(b, hidden, inLayer, labels, float64(len(rows))/float64(len(stepRows)))
-				if err != nil {
-					return nil, fmt.Errorf("step %d: %w", r.st.Step+1, err)
-				}
-				lossSum += loss * float64(len(rows))
-				lossN += float64(len(rows))
-			}
-			r.st.Micro = min((s+1)*c.GradAccum, r.microPerEpoch)
 			lr := learningRate(c.Schedule, c.LR, r.st.Step, r.st.TotalSteps, r.warmup)
-			if _, err := r.tr.Step(lr); err != nil {
+			sum, n, err := r.step(epoch, s, stepRows, lr)
+			if err != nil {
 				return nil, fmt.Errorf("step %d: %w", r.st.Step+1, err)
 			}
+			lossSum += sum
+			lossN += n
+			r.st.Micro = min((s+1)*c.GradAccum, r.microPerEpoch)
 			r.st.Step++
 			if r.st.Step%c.LogEvery == 0 || r.st.Step == r.st.TotalSteps {
 				sums := []float64{lossSum, lossN}
@@ -426,4 +419,37 @@ func (r *trainRun) loop(ctx context.Context) (*Result, error) {
 		}
 	}
 	return r.finish(res)
+}
+
+// step runs this rank's share of the global batch stepRows (step s of the
+// epoch) through forward and backward passes, in micro-batches, and takes
+// one optimizer step at learning rate lr. It returns the loss summed over
+// this rank's examples, and their count.
+func (r *trainRun) step(epoch, s int, stepRows []int, lr float64) (lossSum, n float64, err error) {
+	c := r.cfg
+	lo, hi := distributed.Share(len(stepRows), r.world.Rank(), r.world.Size())
+	mine := stepRows[lo:hi]
+	for j := 0; j*c.BatchSize < len(mine); j++ {
+		rows := mine[j*c.BatchSize : min((j+1)*c.BatchSize, len(mine))]
+		micro := s*c.GradAccum + j // as one process numbers them
+		b, labels := r.train.batch(r.tok, rows)
+		hidden, inLayer, err := r.prefixHidden(rows, b)
+		if err != nil {
+			return 0, 0, err
+		}
+		trainable.Seed(r.microSeed(epoch, micro))
+		// Each micro-batch's mean loss weighs by its share of the step's
+		// examples: the sum over micro-batches and ranks is the mean over
+		// the global batch.
+		loss, err := r.tr.Backward(b, hidden, inLayer, labels, float64(len(rows))/float64(len(stepRows)))
+		if err != nil {
+			return 0, 0, err
+		}
+		lossSum += loss * float64(len(rows))
+		n += float64(len(rows))
+	}
+	if _, err := r.tr.Step(lr); err != nil {
+		return 0, 0, err
+	}
+	return lossSum, n, nil
 }

@@ -78,6 +78,23 @@ type Trainer struct {
 // its share of the global batch). Frozen parameters never take part.
 func (t *Trainer) SyncGrads(sum func([]*ts.Tensor) error) { t.sync = sum }
 
+// TrainableBytes is the size of the gradients a step computes (and a
+// data-parallel step sums across ranks): the trainable parameters at fp32.
+func (t *Trainer) TrainableBytes() int64 {
+	var n int64
+	for _, p := range t.enc.specs {
+		if t.frozenParam(p.Name) {
+			continue
+		}
+		elems := int64(1)
+		for _, d := range p.Shape {
+			elems *= d
+		}
+		n += 4 * elems
+	}
+	return n
+}
+
 // Parameters are every parameter tensor (frozen or not), in a fixed order,
 // for copying them between ranks.
 func (t *Trainer) Parameters() []*ts.Tensor {
