@@ -2,11 +2,8 @@ package distributed
 
 import (
 	"fmt"
-	"runtime"
 	"time"
 	"unsafe"
-
-	"github.com/sugarme/gotch/ts"
 
 	"github.com/autofreeze/autofreeze/distributed/c10d"
 )
@@ -94,29 +91,23 @@ func (w *World) Size() int {
 // directory and decides when to freeze.
 func (w *World) Main() bool { return w.Rank() == 0 }
 
-// SumTensors sums tensors (gradients) across ranks in place, in buckets.
-func (w *World) SumTensors(tensors []*ts.Tensor) error {
-	if w.Size() == 1 || len(tensors) == 0 {
+// SumTensors sums tensors (gradients; libtorch handles, torch::Tensor*)
+// across ranks in place, in buckets.
+func (w *World) SumTensors(handles []unsafe.Pointer) error {
+	if w.Size() == 1 || len(handles) == 0 {
 		return nil
 	}
-	handles := make([]unsafe.Pointer, len(tensors))
-	for i, t := range tensors {
-		handles[i] = t.Ctensor()
-	}
-	err := w.group.AllReduceTensors(handles, w.bucketBytes)
-	runtime.KeepAlive(tensors)
-	return err
+	return w.group.AllReduceTensors(handles, w.bucketBytes)
 }
 
-// BroadcastTensors replaces tensors on every rank with rank 0's.
-func (w *World) BroadcastTensors(tensors []*ts.Tensor) error {
+// BroadcastTensors replaces tensors (libtorch handles) on every rank with
+// rank 0's.
+func (w *World) BroadcastTensors(handles []unsafe.Pointer) error {
 	if w.Size() == 1 {
 		return nil
 	}
-	for _, t := range tensors {
-		err := w.group.BroadcastTensor(t.Ctensor(), 0)
-		runtime.KeepAlive(t)
-		if err != nil {
+	for _, h := range handles {
+		if err := w.group.BroadcastTensor(h, 0); err != nil {
 			return err
 		}
 	}

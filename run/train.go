@@ -246,7 +246,7 @@ func (r *trainRun) prepare() error {
 		}
 		// Every rank starts from rank 0's weights, and sums its gradients
 		// with the others' before each step.
-		if err := r.world.BroadcastTensors(r.tr.Parameters()); err != nil {
+		if err := r.tr.BroadcastParameters(r.world.BroadcastTensors); err != nil {
 			return fmt.Errorf("copying rank 0's weights: %w", err)
 		}
 		r.tr.SyncGrads(r.world.SumTensors)

@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"strings"
+	"unsafe"
 
 	"github.com/sugarme/gotch"
 	"github.com/sugarme/gotch/ts"
@@ -70,13 +71,36 @@ type Trainer struct {
 	trackGrads bool
 	// sync, when set, sums the trainable gradients across data-parallel
 	// ranks before each step.
-	sync func([]*ts.Tensor) error
+	sync func([]unsafe.Pointer) error
 }
 
 // SyncGrads makes Step first sum the trainable parameters' gradients with
 // sum (across data-parallel ranks: each rank's loss is already scaled by
-// its share of the global batch). Frozen parameters never take part.
-func (t *Trainer) SyncGrads(sum func([]*ts.Tensor) error) { t.sync = sum }
+// its share of the global batch), which gets libtorch tensor handles
+// (torch::Tensor*) valid for the call. Frozen parameters never take part.
+func (t *Trainer) SyncGrads(sum func(handles []unsafe.Pointer) error) { t.sync = sum }
+
+// handles are the libtorch handles of tensors, for code that passes them
+// to C (package distributed); xs must stay alive while they are used.
+func handles(xs []*ts.Tensor) []unsafe.Pointer {
+	out := make([]unsafe.Pointer, len(xs))
+	for i, x := range xs {
+		out[i] = x.Ctensor()
+	}
+	return out
+}
+
+// BroadcastParameters replaces every parameter (frozen or not, in a fixed
+// order) with what bcast leaves in it: across ranks, rank 0's values.
+func (t *Trainer) BroadcastParameters(bcast func(handles []unsafe.Pointer) error) error {
+	params := make([]*ts.Tensor, len(t.enc.specs))
+	for i, p := range t.enc.specs {
+		params[i] = t.enc.params[p.Name]
+	}
+	err := bcast(handles(params))
+	runtime.KeepAlive(params)
+	return err
+}
 
 // TrainableBytes is the size of the gradients a step computes (and a
 // data-parallel step sums across ranks): the trainable parameters at fp32.
@@ -93,16 +117,6 @@ func (t *Trainer) TrainableBytes() int64 {
 		n += 4 * elems
 	}
 	return n
-}
-
-// Parameters are every parameter tensor (frozen or not), in a fixed order,
-// for copying them between ranks.
-func (t *Trainer) Parameters() []*ts.Tensor {
-	out := make([]*ts.Tensor, len(t.enc.specs))
-	for i, p := range t.enc.specs {
-		out[i] = t.enc.params[p.Name]
-	}
-	return out
 }
 
 // NewTrainer prepares enc for training with cfg.
@@ -292,7 +306,9 @@ func (t *Trainer) Step(lr float64) (gradNorm float64, err error) {
 		}
 	}()
 	if t.sync != nil {
-		if err := t.sync(grads); err != nil {
+		err := t.sync(handles(grads))
+		runtime.KeepAlive(grads)
+		if err != nil {
 			return 0, fmt.Errorf("summing gradients across ranks: %w", err)
 		}
 	}

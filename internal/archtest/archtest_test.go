@@ -54,7 +54,7 @@ func TestImportRules(t *testing.T) {
 	pkgs := listPackages(t)
 	native := []string{"github.com/sugarme/gotch", "github.com/yalue/onnxruntime_go"}
 	// Packages that must build and test without libtorch or ONNX Runtime.
-	for _, name := range []string{"cachefmt", "freeze", "model", "text", "report", "frozen/export", "internal/atomicfile"} {
+	for _, name := range []string{"cachefmt", "freeze", "model", "text", "report", "plan", "frozen/export", "internal/atomicfile"} {
 		p, ok := pkgs[name]
 		if !ok {
 			t.Errorf("package %s not found", name)
@@ -94,7 +94,7 @@ func TestImportRules(t *testing.T) {
 // structs; only the command line looks at environment variables.
 func TestOnlyCLIReadsTheEnvironment(t *testing.T) {
 	root := testenv.Root(t)
-	for _, dir := range []string{"run", "trainable", "frozen", "cachefmt", "freeze", "model", "text", "precompute", "report", "bench"} {
+	for _, dir := range []string{"run", "trainable", "frozen", "cachefmt", "freeze", "model", "text", "precompute", "report", "bench", "plan", "distributed", "distributed/c10d"} {
 		entries, err := os.ReadDir(root + "/" + dir)
 		if err != nil {
 			t.Fatal(err)
