@@ -13,7 +13,7 @@ func exportCommand() *ucli.Command {
 	return &ucli.Command{
 		Name:      "export",
 		Usage:     "export encoder layers [A, B) with their weights to ONNX",
-		UsageText: "autofreeze export --model DIR --layers A:B --output FILE.onnx [--dtype fp32|fp16] [--fused] [--opset N]",
+		UsageText: "autofreeze export --model DIR --layers A:B --output FILE.onnx [--dtype fp32|fp16] [--fused [--int8]] [--opset N]",
 		Description: "With A = 0 the graph takes input_ids, token_type_ids and attention_mask (int64,\n" +
 			"[batch, seq]); with A > 0 it takes hidden_states [batch, seq, hidden] and\n" +
 			"attention_mask. It outputs hidden_states_out. Batch and sequence are dynamic. The\n" +
@@ -24,6 +24,7 @@ func exportCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "output", Usage: "ONNX file to write", Required: true},
 			&ucli.StringFlag{Name: "dtype", Value: "fp32", Usage: "fp32, or fp16 (for the CUDA and TensorRT providers)"},
 			&ucli.BoolFlag{Name: "fused", Usage: "use ONNX Runtime's fused operators (com.microsoft domain)"},
+			&ucli.BoolFlag{Name: "int8", Usage: "with --fused: int8 weights in the projections (DynamicQuantizeMatMul); faster on CPU, not bit-for-bit fp32"},
 			&ucli.IntFlag{Name: "opset", Value: export.DefaultOpset, Usage: fmt.Sprintf("ONNX opset, %d..%d", export.MinOpset, export.MaxOpset)},
 		},
 		Action: func(c *ucli.Context) error {
@@ -43,7 +44,7 @@ func exportCommand() *ucli.Command {
 			if err != nil {
 				return usageError(err)
 			}
-			m, err := export.Export(cfg, w.Tensors, export.ExportOptions{Range: rng, DType: dtype, Fused: c.Bool("fused"), Opset: c.Int("opset")})
+			m, err := export.Export(cfg, w.Tensors, export.ExportOptions{Range: rng, DType: dtype, Fused: c.Bool("fused"), Int8: c.Bool("int8"), Opset: c.Int("opset")})
 			if err != nil {
 				return usageError(err)
 			}

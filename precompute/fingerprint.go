@@ -35,14 +35,18 @@ func DatasetHash(path string, rows []int) (string, error) {
 
 // ExporterID is the exporter field of a cache's fingerprint: what computed
 // the activations ("torch", or "onnx" with the exporter's version and graph
-// form). Bump the versions when the numbers they produce change.
-func ExporterID(engine string, fused bool) string {
+// form, and whether its projections are int8). Bump the versions when the
+// numbers they produce change.
+func ExporterID(engine string, fused, int8 bool) string {
 	if engine == "torch" {
 		return "torch-1"
 	}
 	v := "onnx-" + export.ExporterVersion
 	if fused {
 		v += "-fused"
+	}
+	if int8 {
+		v += "-int8"
 	}
 	return v
 }

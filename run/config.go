@@ -88,7 +88,10 @@ type Config struct {
 	Engine string `yaml:"engine"`
 	// Fused exports the prefix with ONNX Runtime's fused operators (the
 	// command line's default; measured 15-30% faster than the plain graph).
-	Fused    bool   `yaml:"fused"`
+	Fused bool `yaml:"fused"`
+	// Int8 exports the prefix's projections with int8 weights (fused only):
+	// faster on CPU, slightly different activations (export.ExportOptions).
+	Int8     bool   `yaml:"int8"`
 	Provider string `yaml:"provider"`
 	ORTLib   string `yaml:"ort-lib"`
 
@@ -221,6 +224,9 @@ func (c Config) Validate() error {
 	case "onnx", "torch":
 	default:
 		bad("engine %q: want onnx or torch", c.Engine)
+	}
+	if c.Int8 && (!c.Fused || c.Engine != "onnx") {
+		bad("int8: needs engine onnx with fused")
 	}
 	switch c.Mode {
 	case "performance":

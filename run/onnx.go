@@ -17,7 +17,7 @@ func (r *trainRun) onnxEngine(rng model.Range, w map[string]*model.Tensor) (prec
 	if err != nil {
 		return nil, nil, err
 	}
-	runner, closeRunner, err := frozen.ExportTemp(r.mcfg, w, export.ExportOptions{Range: rng, Fused: r.cfg.Fused},
+	runner, closeRunner, err := frozen.ExportTemp(r.mcfg, w, export.ExportOptions{Range: rng, Fused: r.cfg.Fused, Int8: r.cfg.Int8},
 		frozen.RunnerOptions{Provider: provider, IntraOpThreads: r.cfg.Threads, Logger: r.log})
 	if err != nil {
 		return nil, nil, err

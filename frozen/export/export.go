@@ -30,6 +30,7 @@ func Export(cfg *model.Config, tensors map[string]*model.Tensor, opts ExportOpti
 	}
 
 	b := newBuilder(cfg, tensors, o.DType)
+	b.int8 = o.Int8
 	io := elemType(o.IODType)
 	h := cfg.HiddenSize
 	var x string
@@ -80,6 +81,7 @@ func Export(cfg *model.Config, tensors map[string]*model.Tensor, opts ExportOpti
 		MetaDType:           string(o.DType),
 		MetaIODType:         string(o.IODType),
 		MetaFused:           strconv.FormatBool(o.Fused),
+		MetaQuantized:       strconv.FormatBool(o.Int8),
 	}
 	return &onnxpb.ModelProto{
 		IrVersion:       proto.Int64(irVersions[o.Opset]),

@@ -2,6 +2,7 @@ package export_test
 
 import (
 	"errors"
+	"math"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -28,6 +29,8 @@ func TestExportBadOptions(t *testing.T) {
 		{"opset too new", export.ExportOptions{Opset: 99}, "newer than the exporter supports"},
 		{"bad dtype", export.ExportOptions{DType: "bf16"}, `dtype "bf16"`},
 		{"bad io dtype", export.ExportOptions{IODType: "int8"}, `dtype "int8"`},
+		{"int8 without fused", export.ExportOptions{Int8: true}, "int8 weights need the fused form"},
+		{"int8 with fp16", export.ExportOptions{Int8: true, Fused: true, DType: export.FP16}, "int8 weights need the fused form"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := export.Export(cfg, w, tc.opts)
@@ -183,3 +186,36 @@ func TestCheckerMiniLM(t *testing.T) {
 	}
 	testenv.CheckONNX(t, files...)
 }
+
+// QuantizeColumns keeps every value in [-127, 127], transposes, and
+// reconstructs each weight within half its column's step.
+func TestQuantizeColumns(t *testing.T) {
+	const out, in = 3, 4
+	w := []float32{ // [out, in]
+		0.5, -1, 0.25, 0,
+		0, 0, 0, 0, // an all-zero row gets scale 1
+		100, -3, 7, -100,
+	}
+	q, scales := export.QuantizeColumns(w, out, in)
+	if len(q) != out*in || len(scales) != out {
+		t.Fatalf("got %d values, %d scales", len(q), len(scales))
+	}
+	if scales[0] != float32(1.0/127) || scales[1] != 1 || scales[2] != float32(100.0/127) {
+		t.Errorf("scales %v, want max|row|/127 (1 for zeros)", scales)
+	}
+	for j := 0; j < out; j++ {
+		for i := 0; i < in; i++ {
+			v := q[i*out+j] // transposed: [in, out]
+			if v < -127 {
+				t.Errorf("q[%d,%d] = %d is below -127", i, j, v)
+			}
+			if d := math.Abs(float64(float32(v)*scales[j] - w[j*in+i])); d > float64(scales[j])/2+1e-7 {
+				t.Errorf("W[%d,%d] = %g comes back as %g", j, i, w[j*in+i], float32(v)*scales[j])
+			}
+		}
+	}
+	if q[0*out+2] != 127 || q[3*out+2] != -127 {
+		t.Errorf("the extremes of row 2 quantize to %d and %d, want ±127", q[0*out+2], q[3*out+2])
+	}
+}
+

@@ -18,6 +18,7 @@ const msDomain = "com.microsoft"
 // builder accumulates one graph. Node outputs are named after the node, so
 // a profile or a Netron view of the model reads like the layer it came from.
 type builder struct {
+	int8    bool // DynamicQuantizeMatMul with int8 weights in the fused projections
 	g       *onnxpb.GraphProto
 	cfg     *model.Config
 	tensors map[string]*model.Tensor

@@ -132,13 +132,13 @@ func BenchmarkPrefix(b *testing.B) {
 	// Sessions are opened on first use and kept, since a sub-benchmark's
 	// function runs more than once (b.N = 1 first).
 	runners := map[string]*frozen.Runner{}
-	runner := func(b *testing.B, r model.Range, fused bool) *frozen.Runner {
-		key := fmt.Sprintf("%d_%d_%v", r.Start, r.End, fused)
+	runner := func(b *testing.B, r model.Range, fused, int8 bool) *frozen.Runner {
+		key := fmt.Sprintf("%d_%d_%v_%v", r.Start, r.End, fused, int8)
 		if run, ok := runners[key]; ok {
 			return run
 		}
 		run, err := frozen.ExportAndOpen(filepath.Join(tmp, key+".onnx"), cfg, w.Tensors,
-			export.ExportOptions{Range: r, Fused: fused},
+			export.ExportOptions{Range: r, Fused: fused, Int8: int8},
 			frozen.RunnerOptions{IntraOpThreads: threads, InterOpThreads: 1})
 		if err != nil {
 			b.Fatal(err)
@@ -152,7 +152,7 @@ func BenchmarkPrefix(b *testing.B) {
 		}
 	})
 
-	for _, name := range []string{"gotch", "onnx_plain", "onnx_fused"} {
+	for _, name := range []string{"gotch", "onnx_plain", "onnx_fused", "onnx_fused_int8"} {
 		b.Run(name, func(b *testing.B) {
 			for _, k := range []int{cfg.NumLayers, 3} {
 				r := model.Range{Start: 0, End: k}
@@ -161,7 +161,7 @@ func BenchmarkPrefix(b *testing.B) {
 					if name == "gotch" {
 						step = func() error { _, err := enc.Hidden(bt, r, nil); return err }
 					} else {
-						run := runner(b, r, name == "onnx_fused")
+						run := runner(b, r, name != "onnx_plain", name == "onnx_fused_int8")
 						step = func() error { _, err := run.Run(tokens); return err }
 					}
 					if err := step(); err != nil { // warm up
