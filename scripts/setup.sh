@@ -141,7 +141,12 @@ fetch_debian() { # PACKAGE VERSION FILE SHA
   sha_ok "$DL/$3" "$4" && return
   need apt-get "fetch $1 $2 from Debian (apt-get download), or put $3 in $DL"
   log "downloading $1 $2 from Debian"
-  (cd "$DL" && apt-get download -q=2 -o APT::Sandbox::User="$(id -un)" "$1=$2") || die "apt-get download $1=$2 failed; run apt-get update, or put $3 in $DL"
+  if ! (cd "$DL" && apt-get download -q=2 -o APT::Sandbox::User="$(id -un)" "$1=$2"); then
+    # A fresh machine may have no package lists yet.
+    [[ $(id -u) == 0 ]] && apt-get update -q=2 >/dev/null 2>&1 || true
+    (cd "$DL" && apt-get download -q=2 -o APT::Sandbox::User="$(id -un)" "$1=$2") ||
+      die "apt-get download $1=$2 failed; run apt-get update, or put $3 in $DL"
+  fi
   verified "$DL/$3" "$4"
 }
 
