@@ -145,9 +145,18 @@ func TestBadInput(t *testing.T) {
 		{"missing data file", []string{"train", "--model", f.model, "--train", filepath.Join(f.dir, "none.csv"), "--out", filepath.Join(f.dir, "r10")}, ExitUsage, "none.csv"},
 		{"eval of a base model", []string{"eval", "--model", f.model, "--data", f.eval}, ExitUsage, "not a classification checkpoint"},
 		{"unknown flag", []string{"train", "--modle", f.model}, ExitUsage, "modle"},
+		{"efficiency mode without a profile", []string{"train", "--model", f.model, "--train", f.train, "--out", filepath.Join(f.dir, "r11"), "--mode", "efficiency"}, ExitUsage, "autofreeze plan profile"},
+		{"unreadable profile", []string{"train", "--model", f.model, "--train", f.train, "--out", filepath.Join(f.dir, "r12"), "--mode", "efficiency", "--profile", write("p.json", `{"layers": 4}`)}, ExitUsage, "p.json"},
+		{"int8 with the torch engine", []string{"train", "--model", f.model, "--train", f.train, "--out", filepath.Join(f.dir, "r13"), "--int8", "--engine", "torch"}, ExitUsage, "int8"},
+		{"launch without a command", []string{"launch", "--nproc-per-node", "2"}, ExitUsage, "give the command to run"},
+		{"plan without inputs", []string{"plan"}, ExitUsage, "autofreeze plan profile"},
+		{"train with a broken launcher environment", []string{"train", "--model", f.model, "--train", f.train, "--out", filepath.Join(f.dir, "r14")}, ExitUsage, "RANK is not set"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			if strings.Contains(tc.name, "launcher environment") {
+				t.Setenv("WORLD_SIZE", "2") // a launcher that set only part of torchrun's contract
+			}
 			args := append([]string{"--quiet"}, tc.args...)
 			if tc.args[0] == "train" {
 				args = append(args, "--max-length", "24")
