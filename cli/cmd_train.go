@@ -3,13 +3,13 @@ package cli
 import (
 	"errors"
 	"fmt"
-	"github.com/autofreeze/autofreeze/distributed"
 	"os"
 	"path/filepath"
 
 	ucli "github.com/urfave/cli/v2"
 	"github.com/urfave/cli/v2/altsrc"
 
+	"github.com/autofreeze/autofreeze/distributed"
 	"github.com/autofreeze/autofreeze/report"
 	"github.com/autofreeze/autofreeze/run"
 )
