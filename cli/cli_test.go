@@ -147,6 +147,8 @@ func TestBadInput(t *testing.T) {
 		{"unknown flag", []string{"train", "--modle", f.model}, ExitUsage, "modle"},
 		{"efficiency mode without a profile", []string{"train", "--model", f.model, "--train", f.train, "--out", filepath.Join(f.dir, "r11"), "--mode", "efficiency"}, ExitUsage, "autofreeze plan profile"},
 		{"unreadable profile", []string{"train", "--model", f.model, "--train", f.train, "--out", filepath.Join(f.dir, "r12"), "--mode", "efficiency", "--profile", write("p.json", `{"layers": 4}`)}, ExitUsage, "p.json"},
+		{"profile of another global batch", []string{"train", "--model", f.model, "--train", f.train, "--out", filepath.Join(f.dir, "r15"), "--mode", "efficiency", "--profile",
+			write("p32.json", `{"model": "tiny", "layers": 4, "examples": 320, "epochs": 1, "global_batch": 32, "threads": 1, "step_seconds": [4, 3, 2, 1], "grad_bytes": [4, 3, 2, 1], "cache_seconds_per_example": [0, 0, 0, 0]}`)}, ExitUsage, "global batch of 32, the run's is 16"},
 		{"int8 with the torch engine", []string{"train", "--model", f.model, "--train", f.train, "--out", filepath.Join(f.dir, "r13"), "--int8", "--engine", "torch"}, ExitUsage, "int8"},
 		{"launch without a command", []string{"launch", "--nproc-per-node", "2"}, ExitUsage, "give the command to run"},
 		{"plan without inputs", []string{"plan"}, ExitUsage, "autofreeze plan profile"},

@@ -81,6 +81,7 @@ func trainFlags() []ucli.Flag {
 		str("provider", d.Provider, "ONNX Runtime execution provider: cpu, cuda or tensorrt"),
 		str("mode", d.Mode, "data-parallel runs: performance (keep every worker) or efficiency (give workers back as layers freeze; needs --profile and autofreeze launch)"),
 		str("profile", "", "efficiency mode: the profile autofreeze plan profile measured"),
+		&ucli.DurationFlag{Name: "dist-timeout", Value: distributed.DefaultTimeout, Usage: "data-parallel runs: how long a rank waits in a collective (for rank 0's evaluation, a cache build, a slow rank) before failing"},
 		ortLibFlag(),
 	}
 }
@@ -190,7 +191,7 @@ func joinWorld(c *ucli.Context, cfg run.Config, opts *run.Options) (*distributed
 		return nil, usageError(err)
 	}
 	log := logger(c).With("rank", env.Rank)
-	world, err := distributed.Join(env, distributed.Options{})
+	world, err := distributed.Join(env, distributed.Options{Timeout: c.Duration("dist-timeout")})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func lookupIn(vars []string) func(string) (string, bool) {
@@ -108,5 +109,22 @@ func TestLaunchBadCommand(t *testing.T) {
 	err := Launch(context.Background(), LaunchOptions{Procs: 2, Command: []string{"/nonexistent/autofreeze"}})
 	if err == nil || !strings.Contains(err.Error(), "starting rank 0") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// An interrupted launch stops its ranks (SIGTERM, then SIGKILL after the
+// grace period) and reports the interruption, not success.
+func TestLaunchInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	go func() { time.Sleep(300 * time.Millisecond); cancel() }()
+	start := time.Now()
+	err := Launch(ctx, LaunchOptions{Procs: 2, Grace: time.Second,
+		Command: []string{"sh", "-c", `trap '' TERM; sleep 30`}, // ignores SIGTERM: needs the SIGKILL
+		Environ: []string{"PATH=" + os.Getenv("PATH")}})
+	if err == nil || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("got %v, want an interruption", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("stopping took %v; the grace period is 1 s", d)
 	}
 }

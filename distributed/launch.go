@@ -93,6 +93,9 @@ func Launch(ctx context.Context, o LaunchOptions) error {
 		if err != nil {
 			return err
 		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("launch: interrupted (exit statuses %v): %w", codes, ctx.Err())
+		}
 		switch outcome(codes) {
 		case "ok":
 			return nil
@@ -104,9 +107,6 @@ func Launch(ctx context.Context, o LaunchOptions) error {
 			o.Logger.Info("ranks asked for a new world size", "from", procs, "to", n)
 			procs = n
 			continue
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
 		}
 		if restarts >= o.MaxRestarts {
 			return fmt.Errorf("launch: ranks failed (exit statuses %v) and the %d restart(s) are used up", codes, o.MaxRestarts)
@@ -189,6 +189,7 @@ func runAttempt(ctx context.Context, o LaunchOptions, env Env, resizeFile string
 	codes := make([]int, n)
 	stopping := false
 	var killTimer <-chan time.Time
+	interrupted := ctx.Done()
 	stop := func(why string) {
 		if stopping {
 			return
@@ -208,7 +209,8 @@ func runAttempt(ctx context.Context, o LaunchOptions, env Env, resizeFile string
 			if e.code != 0 && e.code != ExitResize {
 				stop(fmt.Sprintf("rank %d exited with status %d", e.rank, e.code))
 			}
-		case <-ctx.Done():
+		case <-interrupted:
+			interrupted = nil // once: a closed channel would always be ready
 			stop("interrupted")
 		case <-killTimer:
 			for _, c := range cmds {

@@ -24,6 +24,9 @@ type activationCache struct {
 	cache  *cachefmt.Cache
 	hidden int
 	row    cachefmt.Row
+	// buildSeconds is how long computing and writing its rows took when
+	// this process built it (0 when it was reused).
+	buildSeconds float64
 }
 
 func (c *activationCache) close() { c.cache.Close() }
@@ -107,15 +110,17 @@ func (r *trainRun) buildCache(k int) (*activationCache, error) {
 	// Rank 0 checks what is there (and clears a bad cache) before any rank
 	// writes; on several ranks, each then builds its shard of the rows.
 	ready := []int64{0}
+	var clearErr error
 	if r.world.Main() {
 		if err := cachefmt.Verify(dir, &fp); err == nil {
 			ready[0] = 1
 		} else if _, statErr := os.Stat(dir); statErr == nil {
 			r.log.Warn("activation cache does not verify; rebuilding it", "dir", dir, "reason", err)
-			if err := os.RemoveAll(dir); err != nil {
-				return nil, err
-			}
+			clearErr = os.RemoveAll(dir)
 		}
+	}
+	if err := r.agree(clearErr, "clearing the activation cache"); err != nil {
+		return nil, err
 	}
 	if err := r.world.BroadcastInt64(ready); err != nil {
 		return nil, err
@@ -148,26 +153,25 @@ func (r *trainRun) buildCache(k int) (*activationCache, error) {
 	} else {
 		err = precompute.Build(context.Background(), job, engine)
 	}
-	if err != nil {
+	// One shard per rank: once all are written, rank 0 joins them.
+	if err := r.agree(err, "building the activation cache's shards"); err != nil {
 		return nil, err
 	}
-	if r.world.Size() > 1 { // one shard per rank: rank 0 joins them
-		if err := r.world.Barrier(); err != nil {
-			return nil, fmt.Errorf("waiting for the other ranks' cache shards: %w", err)
-		}
+	if r.world.Size() > 1 {
+		var combineErr error
 		if r.world.Main() {
-			if _, err := cachefmt.Combine(dir, &cachefmt.CombineOptions{Want: &fp, Logger: r.log}); err != nil {
-				return nil, err
-			}
+			_, combineErr = cachefmt.Combine(dir, &cachefmt.CombineOptions{Want: &fp, Logger: r.log})
 		}
-		if err := r.world.Barrier(); err != nil {
-			return nil, fmt.Errorf("waiting for rank 0 to combine the cache: %w", err)
+		if err := r.agree(combineErr, "combining the activation cache"); err != nil {
+			return nil, err
 		}
 	}
+	built := time.Since(t0).Seconds()
 	c, err := r.openCache(rel, k, fp)
 	if err != nil {
 		return nil, err
 	}
+	c.buildSeconds = built
 	m := c.cache.Manifest()
 	var bytes int64
 	for _, s := range m.Shards {

@@ -91,7 +91,7 @@ type Config struct {
 	Fused bool `yaml:"fused"`
 	// Int8 exports the prefix's projections with int8 weights (fused only):
 	// faster on CPU, slightly different activations (export.ExportOptions).
-	Int8     bool   `yaml:"int8"`
+	Int8     bool   `yaml:"int8,omitempty"`
 	Provider string `yaml:"provider"`
 	ORTLib   string `yaml:"ort-lib"`
 
@@ -100,8 +100,8 @@ type Config struct {
 	// (checkpoint, restart at a smaller world size), choosing how many
 	// with the cost model from the measured Profile (autofreeze plan
 	// profile).
-	Mode    string `yaml:"mode"`
-	Profile string `yaml:"profile"`
+	Mode    string `yaml:"mode,omitempty"`
+	Profile string `yaml:"profile,omitempty"`
 }
 
 // Defaults are the values a zero field takes.

@@ -25,12 +25,14 @@ func (r *trainRun) maybeResize() error {
 		return nil
 	}
 	want := []int64{int64(r.world.Size())}
+	var planErr error
 	if r.world.Main() {
-		w, err := r.efficientWorldSize()
-		if err != nil {
-			return err
-		}
+		var w int
+		w, planErr = r.efficientWorldSize()
 		want[0] = int64(w)
+	}
+	if err := r.agree(planErr, "efficiency mode's cost model"); err != nil {
+		return err
 	}
 	if err := r.world.BroadcastInt64(want); err != nil {
 		return err
@@ -44,21 +46,12 @@ func (r *trainRun) maybeResize() error {
 			"workers", r.world.Size(), "wanted", w)
 		return nil
 	}
+	var saveErr error
 	if r.world.Main() {
-		if err := r.checkpoint(false); err != nil {
-			return err
-		}
-		if err := r.metrics.write(map[string]any{"type": "resize", "step": r.st.Step, "elapsed_s": r.elapsed(),
-			"from_workers": r.world.Size(), "to_workers": w, "frozen_layers": r.tr.Frozen()}); err != nil {
-			return err
-		}
-		if err := atomicfile.WriteFile(r.opts.ResizeFile, []byte(strconv.Itoa(w)+"\n")); err != nil {
-			return fmt.Errorf("writing the new world size to %s: %w", r.opts.ResizeFile, err)
-		}
-		r.log.Info("efficiency mode: continuing on fewer workers", "from", r.world.Size(), "to", w, "step", r.st.Step)
+		saveErr = r.saveForResize(w)
 	}
 	// Nobody leaves before the checkpoint is written.
-	if err := r.world.Barrier(); err != nil {
+	if err := r.agree(saveErr, "checkpointing for the restart on fewer workers"); err != nil {
 		return err
 	}
 	return ErrResize
@@ -77,6 +70,9 @@ func (r *trainRun) loadProfile() error {
 	if p.Layers != r.mcfg.NumLayers {
 		return badInput(fmt.Errorf("profile %s is of a %d-layer model, the run's has %d: profile this model with autofreeze plan profile", r.cfg.Profile, p.Layers, r.mcfg.NumLayers))
 	}
+	if global := r.cfg.BatchSize * r.cfg.GradAccum; p.GlobalBatch != global {
+		return badInput(fmt.Errorf("profile %s was measured with a global batch of %d, the run's is %d (batch-size × grad-accum): profile with the run's settings", r.cfg.Profile, p.GlobalBatch, global))
+	}
 	r.profile = &p
 	return nil
 }
@@ -89,4 +85,21 @@ func (r *trainRun) efficientWorldSize() (int, error) {
 		c.Workers = r.world.Size()
 	}
 	return plan.WorldSizeFor(p, c, r.tr.Frozen(), r.world.Size(), r.st.TotalSteps-r.st.Step)
+}
+
+// saveForResize is rank 0's part of giving workers back: a checkpoint to
+// resume from, a record in the log, and the new size for the launcher.
+func (r *trainRun) saveForResize(w int) error {
+	if err := r.checkpoint(false); err != nil {
+		return err
+	}
+	if err := r.metrics.write(map[string]any{"type": "resize", "step": r.st.Step, "elapsed_s": r.elapsed(),
+		"from_workers": r.world.Size(), "to_workers": w, "frozen_layers": r.tr.Frozen()}); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(r.opts.ResizeFile, []byte(strconv.Itoa(w)+"\n")); err != nil {
+		return fmt.Errorf("writing the new world size to %s: %w", r.opts.ResizeFile, err)
+	}
+	r.log.Info("efficiency mode: continuing on fewer workers", "from", r.world.Size(), "to", w, "step", r.st.Step)
+	return nil
 }

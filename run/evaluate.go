@@ -54,13 +54,15 @@ func (r *trainRun) evaluateAndSave(res *Result) (stop bool, err error) {
 		// Rank 0 evaluates and saves while the others wait for its word
 		// on early stopping.
 		flag := []int64{0}
+		var evalErr error
 		if r.world.Main() {
-			if stop, err = r.evaluateAndSaveHere(res); err != nil {
-				return false, err
-			}
+			stop, evalErr = r.evaluateAndSaveHere(res)
 			if stop {
 				flag[0] = 1
 			}
+		}
+		if err := r.agree(evalErr, "rank 0's evaluation and checkpoint"); err != nil {
+			return false, err
 		}
 		if err := r.world.BroadcastInt64(flag); err != nil {
 			return false, fmt.Errorf("step %d: waiting for rank 0's evaluation: %w", r.st.Step, err)

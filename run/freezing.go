@@ -20,11 +20,14 @@ func (r *trainRun) decideFreeze(epoch, micro int) error {
 	// The norms are of gradients summed over all ranks, so every rank
 	// holds the same; rank 0 alone decides, and every rank follows it.
 	var d freeze.Decision
+	var observeErr error
 	if r.world.Main() {
-		var err error
-		if d, err = r.policy.Observe(r.st.Step, norms); err != nil {
-			return fmt.Errorf("freeze policy at step %d: %w", r.st.Step, err)
+		if d, observeErr = r.policy.Observe(r.st.Step, norms); observeErr != nil {
+			observeErr = fmt.Errorf("freeze policy at step %d: %w", r.st.Step, observeErr)
 		}
+	}
+	if err := r.agree(observeErr, "rank 0's freeze decision"); err != nil {
+		return err
 	}
 	if r.world.Size() > 1 {
 		k := []int64{int64(d.K)}
@@ -53,5 +56,8 @@ func (r *trainRun) decideFreeze(epoch, micro int) error {
 	if err := r.prefixMoved(epoch, micro); err != nil {
 		return err
 	}
-	return r.maybeResize()
+	// Efficiency mode may give workers back, once this step's evaluation
+	// and checkpoint are done.
+	r.resizeDue = r.cfg.Mode == "efficiency"
+	return nil
 }

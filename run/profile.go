@@ -47,6 +47,7 @@ func Profile(ctx context.Context, cfg Config, o ProfileOptions) (plan.Profile, e
 	pc := cfg
 	pc.Out = filepath.Join(tmp, "run")
 	pc.Freeze, pc.Cache = "off", "disk"
+	pc.Mode, pc.Profile = "performance", "" // the profile may be what is being made
 	pc.TrainLimit, pc.EvalLimit = (o.Steps+1)*global, 1
 	pc.Epochs, pc.MaxSteps = 1, 0
 	if err := pc.Validate(); err != nil {
@@ -82,12 +83,13 @@ func Profile(ctx context.Context, cfg Config, o ProfileOptions) (plan.Profile, e
 				r.prefix.close()
 				r.prefix = nil
 			}
-			t0 := time.Now()
 			c, err := r.buildCache(k)
 			if err != nil {
 				return plan.Profile{}, fmt.Errorf("building the cache at layer %d: %w", k, err)
 			}
-			p.CacheSecondsPerExample[k] = time.Since(t0).Seconds() / float64(c.cache.Rows())
+			// The rows' share only: the export and session, paid once
+			// per build, would weigh too much on a small sample.
+			p.CacheSecondsPerExample[k] = c.buildSeconds / float64(c.cache.Rows())
 			r.prefix = &prefixState{active: c}
 		}
 		p.GradBytes[k] = r.tr.TrainableBytes()

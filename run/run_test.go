@@ -137,3 +137,21 @@ func TestCorruptCacheIsRebuilt(t *testing.T) {
 		t.Fatalf("no cache was rebuilt after resuming:\n%s", afterResume)
 	}
 }
+
+// A run written before the mode, profile and int8 settings existed still
+// resumes: the configuration hash of the same settings is unchanged
+// (6e93c9e9524fe85e was computed by the code of commit 02621b4).
+func TestConfigHashOfOlderRuns(t *testing.T) {
+	c := Config{Model: "m", Train: "t.csv", Out: "o", Freeze: "auto", Cache: "disk"}.WithDefaults()
+	if got := configHash(c); got != "6e93c9e9524fe85e" {
+		t.Errorf("configHash = %s, want 6e93c9e9524fe85e: checkpoints of older runs would no longer resume", got)
+	}
+	c.Mode, c.Profile = "efficiency", "profile.json"
+	if got := configHash(c); got != "6e93c9e9524fe85e" {
+		t.Errorf("the mode changes the hash (%s): a run could not resume in another mode", got)
+	}
+	c.Int8 = true
+	if configHash(c) == "6e93c9e9524fe85e" {
+		t.Error("int8 does not change the hash, but it changes what the suffix trains on")
+	}
+}

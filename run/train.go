@@ -91,6 +91,9 @@ type trainRun struct {
 	prefix  *prefixState
 	world   *distributed.World // nil: one process
 	profile *plan.Profile      // efficiency mode's cost model input
+	// resizeDue: the freeze point moved in efficiency mode; after this
+	// step's evaluation, ask whether fewer workers will do.
+	resizeDue bool
 
 	microPerEpoch, stepsPerEpoch, epochs, warmup, interval int
 	start                                                  time.Time
@@ -131,6 +134,10 @@ func (r *trainRun) close() {
 // it continues.
 func configHash(c Config) string {
 	c.Out = ""
+	// Settings added later hash as before at their defaults, so older
+	// runs still resume. The mode is how the workers are used, not what is
+	// trained: an efficiency-mode run resumes in performance mode and back.
+	c.Mode, c.Profile = "", ""
 	data, _ := yaml.Marshal(c)
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:8])
@@ -252,13 +259,14 @@ func (r *trainRun) prepare() error {
 		r.tr.SyncGrads(r.world.SumTensors)
 		r.log.Info("data-parallel", "world_size", r.world.Size(), "global_batch", c.BatchSize*c.GradAccum)
 	}
+	var writeErr error
 	if r.world.Main() { // the run directory is rank 0's to write
-		if err := c.SaveYAML(filepath.Join(c.Out, "config.yaml")); err != nil {
-			return err
+		if writeErr = c.SaveYAML(filepath.Join(c.Out, "config.yaml")); writeErr == nil {
+			r.metrics, writeErr = openMetrics(filepath.Join(c.Out, "metrics.jsonl"), resumeFrom != "", r.st.Step)
 		}
-		if r.metrics, err = openMetrics(filepath.Join(c.Out, "metrics.jsonl"), resumeFrom != "", r.st.Step); err != nil {
-			return err
-		}
+	}
+	if err := r.agree(writeErr, "writing the run directory"); err != nil {
+		return err
 	}
 	if resumeFrom != "" {
 		r.log.Info("resuming", "checkpoint", resumeFrom, "step", r.st.Step, "epoch", r.st.Epoch, "frozen", r.st.Frozen)
@@ -397,6 +405,12 @@ func (r *trainRun) loop(ctx context.Context) (*Result, error) {
 					return nil, err
 				}
 			}
+			if r.resizeDue && !last && !stop {
+				r.resizeDue = false
+				if err := r.maybeResize(); err != nil {
+					return nil, err
+				}
+			}
 			if last || stop {
 				stop = true
 				break
@@ -429,24 +443,30 @@ func (r *trainRun) step(epoch, s int, stepRows []int, lr float64) (lossSum, n fl
 	c := r.cfg
 	lo, hi := distributed.Share(len(stepRows), r.world.Rank(), r.world.Size())
 	mine := stepRows[lo:hi]
-	for j := 0; j*c.BatchSize < len(mine); j++ {
+	for j := 0; j*c.BatchSize < len(mine) && err == nil; j++ {
 		rows := mine[j*c.BatchSize : min((j+1)*c.BatchSize, len(mine))]
 		micro := s*c.GradAccum + j // as one process numbers them
 		b, labels := r.train.batch(r.tok, rows)
-		hidden, inLayer, err := r.prefixHidden(rows, b)
-		if err != nil {
-			return 0, 0, err
+		var hidden []float32
+		var inLayer int
+		if hidden, inLayer, err = r.prefixHidden(rows, b); err != nil {
+			break
 		}
 		trainable.Seed(r.microSeed(epoch, micro))
 		// Each micro-batch's mean loss weighs by its share of the step's
 		// examples: the sum over micro-batches and ranks is the mean over
 		// the global batch.
-		loss, err := r.tr.Backward(b, hidden, inLayer, labels, float64(len(rows))/float64(len(stepRows)))
-		if err != nil {
-			return 0, 0, err
+		var loss float64
+		if loss, err = r.tr.Backward(b, hidden, inLayer, labels, float64(len(rows))/float64(len(stepRows))); err != nil {
+			break
 		}
 		lossSum += loss * float64(len(rows))
 		n += float64(len(rows))
+	}
+	// Ranks may run different numbers of micro-batches: agree once, so
+	// that none waits in the gradient sum for one that failed.
+	if err := r.agree(err, "the forward and backward pass"); err != nil {
+		return 0, 0, err
 	}
 	if _, err := r.tr.Step(lr); err != nil {
 		return 0, 0, err

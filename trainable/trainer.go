@@ -283,6 +283,7 @@ func (t *Trainer) Step(lr float64) (gradNorm float64, err error) {
 	defer guard(&err)
 	var names []string
 	var grads []*ts.Tensor
+	var stand []int // indexes of zero tensors standing in for missing gradients
 	for _, p := range t.enc.specs {
 		if t.frozenParam(p.Name) {
 			continue
@@ -296,6 +297,7 @@ func (t *Trainer) Step(lr float64) (gradNorm float64, err error) {
 			}
 			// Another rank may have a gradient here: take part with zeros.
 			g = x.MustZerosLike(false)
+			stand = append(stand, len(grads))
 		}
 		names = append(names, p.Name)
 		grads = append(grads, g)
@@ -311,6 +313,7 @@ func (t *Trainer) Step(lr float64) (gradNorm float64, err error) {
 		if err != nil {
 			return 0, fmt.Errorf("summing gradients across ranks: %w", err)
 		}
+		names, grads = dropUnused(names, grads, stand)
 	}
 	gradNorm = globalNorm(grads)
 	if math.IsNaN(gradNorm) || math.IsInf(gradNorm, 0) {
@@ -466,4 +469,31 @@ func (t *Trainer) TakeLayerGradNorms(l2 bool) (norms []float64, err error) {
 		delete(t.gradSum, name)
 	}
 	return norms, nil
+}
+
+// dropUnused removes the stand-in gradients (indexes stand) that are still
+// all zero after the sum across ranks: no rank had a gradient there, and,
+// as on one process, the parameter is left alone (no decay).
+func dropUnused(names []string, grads []*ts.Tensor, stand []int) ([]string, []*ts.Tensor) {
+	if len(stand) == 0 {
+		return names, grads
+	}
+	unused := map[int]bool{}
+	for _, i := range stand {
+		m := grads[i].MustAbs(false)
+		mx := m.MustMax(true)
+		if scalar(mx) == 0 {
+			unused[i] = true
+		}
+		mx.MustDrop()
+	}
+	keptNames, kept := names[:0:0], grads[:0:0]
+	for i := range grads {
+		if unused[i] {
+			grads[i].MustDrop()
+			continue
+		}
+		keptNames, kept = append(keptNames, names[i]), append(kept, grads[i])
+	}
+	return keptNames, kept
 }

@@ -87,7 +87,9 @@ func (s *Store) Set(key string, value []byte) error {
 		v = (*C.char)(C.CBytes(value))
 		defer C.free(unsafe.Pointer(v))
 	}
-	return cerr("set "+key, C.af_store_set(s.p, k, v, C.int64_t(len(value))))
+	err := cerr("set "+key, C.af_store_set(s.p, k, v, C.int64_t(len(value))))
+	runtime.KeepAlive(s) // its finalizer must not free the store mid-call
+	return err
 }
 
 // Get waits (up to the store's timeout) for key and returns its value.
@@ -96,7 +98,9 @@ func (s *Store) Get(key string) ([]byte, error) {
 	defer C.free(unsafe.Pointer(k))
 	var v *C.char
 	var n C.int64_t
-	if err := cerr("get "+key, C.af_store_get(s.p, k, &v, &n)); err != nil {
+	err := cerr("get "+key, C.af_store_get(s.p, k, &v, &n))
+	runtime.KeepAlive(s)
+	if err != nil {
 		return nil, err
 	}
 	defer C.free(unsafe.Pointer(v))
@@ -109,6 +113,7 @@ func (s *Store) Add(key string, delta int64) (int64, error) {
 	defer C.free(unsafe.Pointer(k))
 	var out C.int64_t
 	err := cerr("add "+key, C.af_store_add(s.p, k, C.int64_t(delta), &out))
+	runtime.KeepAlive(s)
 	return int64(out), err
 }
 
@@ -153,8 +158,10 @@ func NewGloo(store *Store, o GroupOptions) (*Group, error) {
 	var p *C.af_group
 	if err := cerr(fmt.Sprintf("Gloo process group (rank %d of %d)", o.Rank, o.Size),
 		C.af_gloo_new(store.p, C.int(o.Rank), C.int(o.Size), iface, host, C.int64_t(o.Timeout.Milliseconds()), &p)); err != nil {
+		runtime.KeepAlive(store)
 		return nil, err
 	}
+	runtime.KeepAlive(store)
 	g := &Group{p: p, rank: o.Rank, size: o.Size}
 	runtime.SetFinalizer(g, (*Group).Close)
 	return g, nil
@@ -189,7 +196,9 @@ func (g *Group) AllReduceTensors(tensors []unsafe.Pointer, bucketBytes int64) er
 	defer C.free(arr)
 	ptrs := unsafe.Slice((*unsafe.Pointer)(arr), len(tensors))
 	copy(ptrs, tensors)
-	return cerr("all-reduce", C.af_allreduce_tensors(g.p, (*unsafe.Pointer)(arr), C.int(len(tensors)), C.int64_t(bucketBytes)))
+	err := cerr("all-reduce", C.af_allreduce_tensors(g.p, (*unsafe.Pointer)(arr), C.int(len(tensors)), C.int64_t(bucketBytes)))
+	runtime.KeepAlive(g) // its finalizer must not free the group mid-collective
+	return err
 }
 
 // AllReduceFloat64 sums values across ranks in place.
@@ -201,7 +210,9 @@ func (g *Group) AllReduceFloat64(values []float64) error {
 	defer C.free(unsafe.Pointer(buf))
 	s := unsafe.Slice((*float64)(unsafe.Pointer(buf)), len(values))
 	copy(s, values)
-	if err := cerr("all-reduce", C.af_allreduce_f64(g.p, buf, C.int64_t(len(values)))); err != nil {
+	err := cerr("all-reduce", C.af_allreduce_f64(g.p, buf, C.int64_t(len(values))))
+	runtime.KeepAlive(g)
+	if err != nil {
 		return err
 	}
 	copy(values, s)
@@ -217,7 +228,9 @@ func (g *Group) BroadcastInt64(values []int64, root int) error {
 	defer C.free(unsafe.Pointer(buf))
 	s := unsafe.Slice((*int64)(unsafe.Pointer(buf)), len(values))
 	copy(s, values)
-	if err := cerr("broadcast", C.af_broadcast_i64(g.p, buf, C.int64_t(len(values)), C.int(root))); err != nil {
+	err := cerr("broadcast", C.af_broadcast_i64(g.p, buf, C.int64_t(len(values)), C.int(root)))
+	runtime.KeepAlive(g)
+	if err != nil {
 		return err
 	}
 	copy(values, s)
@@ -227,8 +240,14 @@ func (g *Group) BroadcastInt64(values []int64, root int) error {
 // BroadcastTensor replaces a tensor (torch::Tensor*) on every rank with
 // root's, in place.
 func (g *Group) BroadcastTensor(tensor unsafe.Pointer, root int) error {
-	return cerr("broadcast", C.af_broadcast_tensor(g.p, tensor, C.int(root)))
+	err := cerr("broadcast", C.af_broadcast_tensor(g.p, tensor, C.int(root)))
+	runtime.KeepAlive(g)
+	return err
 }
 
 // Barrier returns when every rank has called it.
-func (g *Group) Barrier() error { return cerr("barrier", C.af_barrier(g.p)) }
+func (g *Group) Barrier() error {
+	err := cerr("barrier", C.af_barrier(g.p))
+	runtime.KeepAlive(g)
+	return err
+}
