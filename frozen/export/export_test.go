@@ -218,4 +218,3 @@ func TestQuantizeColumns(t *testing.T) {
 		t.Errorf("the extremes of row 2 quantize to %d and %d, want ±127", q[0*out+2], q[3*out+2])
 	}
 }
-
