@@ -81,6 +81,10 @@ func trainFlags() []ucli.Flag {
 		str("provider", d.Provider, "ONNX Runtime execution provider: cpu, cuda or tensorrt"),
 		str("mode", d.Mode, "data-parallel runs: performance (keep every worker) or efficiency (give workers back as layers freeze; needs --profile and autofreeze launch)"),
 		str("profile", "", "efficiency mode: the profile autofreeze plan profile measured"),
+		real("cluster-bandwidth-gbps", 0, "efficiency mode's cost model: each worker's link, Gbit/s (0: 10)"),
+		real("cluster-latency-us", 0, "efficiency mode's cost model: latency per all-reduce hop, µs (0: 50)"),
+		real("cluster-restart-seconds", 0, "efficiency mode's cost model: time to restart on fewer workers (0: 60)"),
+		real("cluster-scaling-efficiency", 0, "efficiency mode's cost model: what each added worker contributes, in (0, 1] (0: 1, linear)"),
 		&ucli.DurationFlag{Name: "dist-timeout", Value: distributed.DefaultTimeout, Usage: "data-parallel runs: how long a rank waits in a collective (for rank 0's evaluation, a cache build, a slow rank) before failing"},
 		ortLibFlag(),
 	}
@@ -153,6 +157,8 @@ func trainConfig(c *ucli.Context) run.Config {
 		Cache: c.String("cache"), CacheSwitch: c.String("cache-switch"), CacheDType: c.String("cache-dtype"),
 		Engine: c.String("engine"), Fused: c.Bool("fused"), Int8: c.Bool("int8"), Provider: c.String("provider"), ORTLib: ortLibPath(c),
 		Mode: c.String("mode"), Profile: c.String("profile"),
+		ClusterBandwidthGbps: c.Float64("cluster-bandwidth-gbps"), ClusterLatencyUs: c.Float64("cluster-latency-us"),
+		ClusterRestartSeconds: c.Float64("cluster-restart-seconds"), ClusterScalingEfficiency: c.Float64("cluster-scaling-efficiency"),
 	}
 }
 

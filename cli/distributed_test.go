@@ -266,6 +266,17 @@ func TestEfficiencyModeGivesBackWorkers(t *testing.T) {
 	if !strings.Contains(string(metrics), `"type":"resize"`) || !strings.Contains(string(metrics), `"world_size":2`) {
 		t.Errorf("metrics.jsonl lacks the resize record:\n%s", metrics)
 	}
+	// On links a million times faster, communication costs nothing, every
+	// world size costs the same worker-seconds, and the restart is not
+	// worth it: the run keeps both workers.
+	fast := filepath.Join(f.dir, "efficiency-fast-links")
+	code, stderr = launch(t, "eff-fast", 0, dataParallelArgs(f, fast, "--mode", "efficiency", "--profile", profile, "--cluster-bandwidth-gbps", "1e7"))
+	if code != 0 {
+		t.Fatalf("efficiency-mode run on fast links exited %d: %s", code, stderr)
+	}
+	if strings.Contains(stderr, "ranks asked for a new world size") {
+		t.Errorf("with free communication the run still gave a worker back:\n%s", stderr)
+	}
 	want, got := readWeights(t, perf), readWeights(t, eff)
 	worst := 0.0
 	for name, w := range want {

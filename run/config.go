@@ -102,6 +102,12 @@ type Config struct {
 	// profile).
 	Mode    string `yaml:"mode,omitempty"`
 	Profile string `yaml:"profile,omitempty"`
+	// The cluster efficiency mode prices its choices on (zero: the
+	// defaults of plan.DefaultCluster, 10 Gbit/s, 50 µs, 60 s, linear).
+	ClusterBandwidthGbps     float64 `yaml:"cluster-bandwidth-gbps,omitempty"`
+	ClusterLatencyUs         float64 `yaml:"cluster-latency-us,omitempty"`
+	ClusterRestartSeconds    float64 `yaml:"cluster-restart-seconds,omitempty"`
+	ClusterScalingEfficiency float64 `yaml:"cluster-scaling-efficiency,omitempty"`
 }
 
 // Defaults are the values a zero field takes.
@@ -227,6 +233,9 @@ func (c Config) Validate() error {
 	}
 	if c.Int8 && (!c.Fused || c.Engine != "onnx") {
 		bad("int8: needs engine onnx with fused")
+	}
+	if c.ClusterBandwidthGbps < 0 || c.ClusterLatencyUs < 0 || c.ClusterRestartSeconds < 0 || c.ClusterScalingEfficiency < 0 || c.ClusterScalingEfficiency > 1 {
+		bad("cluster settings: bandwidth, latency and restart must not be negative, scaling efficiency in (0, 1]")
 	}
 	switch c.Mode {
 	case "performance":

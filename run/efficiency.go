@@ -79,7 +79,7 @@ func (r *trainRun) loadProfile() error {
 
 func (r *trainRun) efficientWorldSize() (int, error) {
 	p := *r.profile
-	c := plan.DefaultCluster()
+	c := r.cfg.cluster()
 	c.Workers = r.st.InitialWorldSize
 	if c.Workers < r.world.Size() {
 		c.Workers = r.world.Size()
@@ -102,4 +102,23 @@ func (r *trainRun) saveForResize(w int) error {
 	}
 	r.log.Info("efficiency mode: continuing on fewer workers", "from", r.world.Size(), "to", w, "step", r.st.Step)
 	return nil
+}
+
+// cluster is the cluster efficiency mode prices its choices on: the
+// configured values over plan.DefaultCluster's.
+func (c Config) cluster() plan.Cluster {
+	cl := plan.DefaultCluster()
+	if c.ClusterBandwidthGbps > 0 {
+		cl.BandwidthBytesPerS = c.ClusterBandwidthGbps * 1e9 / 8
+	}
+	if c.ClusterLatencyUs > 0 {
+		cl.LatencyS = c.ClusterLatencyUs * 1e-6
+	}
+	if c.ClusterRestartSeconds > 0 {
+		cl.RestartS = c.ClusterRestartSeconds
+	}
+	if c.ClusterScalingEfficiency > 0 {
+		cl.ScalingEfficiency = c.ClusterScalingEfficiency
+	}
+	return cl
 }

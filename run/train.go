@@ -136,8 +136,10 @@ func configHash(c Config) string {
 	c.Out = ""
 	// Settings added later hash as before at their defaults, so older
 	// runs still resume. The mode is how the workers are used, not what is
-	// trained: an efficiency-mode run resumes in performance mode and back.
+	// trained: an efficiency-mode run resumes in performance mode and back,
+	// or with another cluster description.
 	c.Mode, c.Profile = "", ""
+	c.ClusterBandwidthGbps, c.ClusterLatencyUs, c.ClusterRestartSeconds, c.ClusterScalingEfficiency = 0, 0, 0, 0
 	data, _ := yaml.Marshal(c)
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:8])
