@@ -1,7 +1,6 @@
 package run
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
@@ -9,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/text"
 	"github.com/autofreeze/autofreeze/trainable"
 )
@@ -160,18 +160,15 @@ func (r *trainRun) checkRanksAgree() error {
 	if err != nil {
 		return err
 	}
-	names := make([]string, 0, len(w))
-	for name := range w {
-		names = append(names, name)
+	digest, err := model.Fingerprint(w, append(r.mcfg.EncoderParams(), r.mcfg.ClassifierParams(r.labels.Len())...))
+	if err != nil {
+		return err
 	}
-	slices.Sort(names)
-	h := sha256.New()
-	for _, name := range names {
-		h.Write([]byte(name))
-		binary.Write(h, binary.LittleEndian, w[name].Data)
+	sum, err := hex.DecodeString(digest)
+	if err != nil {
+		return err
 	}
-	sum := h.Sum(nil)
-	mine := make([]int64, 4)
+	mine := make([]int64, len(sum)/8)
 	for i := range mine {
 		mine[i] = int64(binary.LittleEndian.Uint64(sum[8*i:]))
 	}
@@ -179,7 +176,7 @@ func (r *trainRun) checkRanksAgree() error {
 	if err := r.world.BroadcastInt64(root); err != nil {
 		return err
 	}
-	r.log.Info("final weights", "sha256", hex.EncodeToString(sum), "same_as_rank_0", slices.Equal(mine, root))
+	r.log.Info("final weights", "sha256", digest, "same_as_rank_0", slices.Equal(mine, root))
 	if !slices.Equal(mine, root) {
 		return fmt.Errorf("rank %d's weights differ from rank 0's at the end of training: the ranks diverged", r.world.Rank())
 	}
