@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
-	"github.com/urfave/cli/v2/altsrc"
 
 	"github.com/autofreeze/autofreeze/plan"
 	"github.com/autofreeze/autofreeze/run"
@@ -86,16 +85,8 @@ func planProfileCommand() *ucli.Command {
 		Usage: "measure, on this machine, the step time at every freeze point, the gradient bytes and the cache build time",
 		UsageText: `autofreeze plan profile --model DIR --train FILE --batch-size 16 --grad-accum 4 --output profile.json
    (the training flags, or --config, as for autofreeze train; --out is not needed)`,
-		Flags: flags,
-		Before: func(c *ucli.Context) error {
-			if path := c.String("config"); path != "" {
-				if _, err := run.LoadYAML(path); err != nil {
-					return usageError(err)
-				}
-				return altsrc.InitInputSourceWithContext(flags, altsrc.NewYamlSourceFromFlagFunc("config"))(c)
-			}
-			return nil
-		},
+		Flags:  flags,
+		Before: loadConfigFile(flags),
 		Action: func(c *ucli.Context) error {
 			cfg := trainConfig(c)
 			if cfg.Out == "" {

@@ -90,6 +90,21 @@ func trainFlags() []ucli.Flag {
 	}
 }
 
+// loadConfigFile fills flags from the --config YAML file (checked first,
+// so an unknown key is a usage error); flags given on the command line win.
+func loadConfigFile(flags []ucli.Flag) ucli.BeforeFunc {
+	return func(c *ucli.Context) error {
+		path := c.String("config")
+		if path == "" {
+			return nil
+		}
+		if _, err := run.LoadYAML(path); err != nil {
+			return usageError(err)
+		}
+		return altsrc.InitInputSourceWithContext(flags, altsrc.NewYamlSourceFromFlagFunc("config"))(c)
+	}
+}
+
 func trainCommand() *ucli.Command {
 	flags := trainFlags()
 	return &ucli.Command{
@@ -97,15 +112,7 @@ func trainCommand() *ucli.Command {
 		Usage:     "fine-tune a classifier, freezing converged layers (--freeze auto)",
 		UsageText: "autofreeze train --model DIR --train FILE [--eval FILE] --out RUN_DIR [--freeze auto] [--cache disk]",
 		Flags:     flags,
-		Before: func(c *ucli.Context) error {
-			if path := c.String("config"); path != "" {
-				if _, err := run.LoadYAML(path); err != nil {
-					return usageError(err)
-				}
-				return altsrc.InitInputSourceWithContext(flags, altsrc.NewYamlSourceFromFlagFunc("config"))(c)
-			}
-			return nil
-		},
+		Before:    loadConfigFile(flags),
 		Action: func(c *ucli.Context) error {
 			cfg := trainConfig(c)
 			if err := cfg.WithDefaults().Validate(); err != nil {
