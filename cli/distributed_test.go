@@ -116,46 +116,60 @@ func TestDataParallelMatchesOneProcess(t *testing.T) {
 		t.Errorf("%d ranks reported weights identical to rank 0's, want 2:\n%s", n, stderr)
 	}
 
-	want, got := readWeights(t, one), readWeights(t, two)
-	worst, where := 0.0, ""
-	for name, w := range want {
-		g := got[name]
-		if g == nil || len(g.Data) != len(w.Data) {
-			t.Fatalf("two-rank checkpoint lacks %s", name)
-		}
-		for i := range w.Data {
-			if d := math.Abs(float64(g.Data[i] - w.Data[i])); d > worst {
-				worst, where = d, name
-			}
-		}
-	}
+	worst, where := weightDiff(t, readWeights(t, one), readWeights(t, two))
 	t.Logf("max |two ranks - one process| = %.3g (%s); freeze moves %v", worst, where, wantMoves)
 	if worst > 1e-5 {
 		t.Errorf("weights differ by %.3g at %s, want <= 1e-5", worst, where)
 	}
 }
 
-// rankPID finds the process of rank `rank`, first attempt, of the launched
-// job runID, by its environment.
-func rankPID(runID string, rank int) int {
-	dirs, _ := filepath.Glob("/proc/[0-9]*/environ")
-	for _, p := range dirs {
-		env, err := os.ReadFile(p)
+// weightDiff is the largest |got - want| over every value of want's
+// tensors, and the tensor where it is; a tensor got lacks, or holds at
+// another size, fails the test.
+func weightDiff(t *testing.T, want, got map[string]*model.Tensor) (worst float64, where string) {
+	t.Helper()
+	for name, w := range want {
+		g := got[name]
+		if g == nil || len(g.Data) != len(w.Data) {
+			t.Fatalf("the checkpoint compared lacks %s", name)
+		}
+		for i := range w.Data {
+			if d := math.Abs(float64(g.Data[i] - w.Data[i])); d > worst || d != d {
+				worst, where = d, name
+			}
+		}
+	}
+	return worst, where
+}
+
+// findProcess is the pid of a process whose environment holds every one of
+// vars and, when parent > 0, whose parent is parent; 0 when there is none.
+func findProcess(parent int, vars ...string) int {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	for _, dir := range dirs {
+		if parent > 0 {
+			stat, err := os.ReadFile(filepath.Join(dir, "stat"))
+			if err != nil {
+				continue
+			}
+			// pid (comm) state ppid ...
+			fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
+			if len(fields) < 2 || fields[1] != fmt.Sprint(parent) {
+				continue
+			}
+		}
+		env, err := os.ReadFile(filepath.Join(dir, "environ"))
 		if err != nil {
 			continue
 		}
-		vars := strings.Split(string(env), "\x00")
-		has := func(v string) bool {
-			for _, x := range vars {
-				if x == v {
-					return true
-				}
-			}
-			return false
+		all := "\x00" + string(env)
+		found := true
+		for _, v := range vars {
+			found = found && strings.Contains(all, "\x00"+v+"\x00")
 		}
-		if has("TORCHELASTIC_RUN_ID="+runID) && has(fmt.Sprintf("RANK=%d", rank)) && has("TORCHELASTIC_RESTART_COUNT=0") {
+		if found {
 			var pid int
-			fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
+			fmt.Sscanf(filepath.Base(dir), "%d", &pid)
 			return pid
 		}
 	}
@@ -184,7 +198,7 @@ func TestKilledRankRestarts(t *testing.T) {
 		deadline := time.Now().Add(3 * time.Minute)
 		for time.Now().Before(deadline) {
 			if _, err := os.Stat(filepath.Join(killed, "checkpoints", "step-15")); err == nil {
-				if pid := rankPID(runID, 1); pid > 0 {
+				if pid := findProcess(0, "TORCHELASTIC_RUN_ID="+runID, "RANK=1", "TORCHELASTIC_RESTART_COUNT=0"); pid > 0 {
 					last, _ := os.Readlink(filepath.Join(killed, "checkpoints", "last"))
 					syscall.Kill(pid, syscall.SIGKILL)
 					killedAt <- last
@@ -224,14 +238,8 @@ func TestKilledRankRestarts(t *testing.T) {
 	}
 	t.Logf("rank 1 killed after %s; resumed at step %d", last, resumed)
 
-	want, got := readWeights(t, whole), readWeights(t, killed)
-	for name, w := range want {
-		g := got[name]
-		for i := range w.Data {
-			if g == nil || g.Data[i] != w.Data[i] {
-				t.Fatalf("%s differs after the restart: the resumed job is not the uninterrupted one", name)
-			}
-		}
+	if d, where := weightDiff(t, readWeights(t, whole), readWeights(t, killed)); d != 0 {
+		t.Fatalf("%s differs after the restart: the resumed job is not the uninterrupted one", where)
 	}
 }
 
@@ -277,13 +285,7 @@ func TestEfficiencyModeGivesBackWorkers(t *testing.T) {
 	if strings.Contains(stderr, "ranks asked for a new world size") {
 		t.Errorf("with free communication the run still gave a worker back:\n%s", stderr)
 	}
-	want, got := readWeights(t, perf), readWeights(t, eff)
-	worst := 0.0
-	for name, w := range want {
-		for i := range w.Data {
-			worst = math.Max(worst, math.Abs(float64(got[name].Data[i]-w.Data[i])))
-		}
-	}
+	worst, _ := weightDiff(t, readWeights(t, perf), readWeights(t, eff))
 	t.Logf("max |efficiency (2 then 1 workers) - performance (2 workers)| = %.3g", worst)
 	if worst > 1e-5 {
 		t.Errorf("weights differ by %.3g, want <= 1e-5", worst)
@@ -316,17 +318,8 @@ func TestDataParallelRealModel(t *testing.T) {
 	if !strings.Contains(stderr, "shards=2") {
 		t.Errorf("the cache was not built in two shards:\n%s", stderr)
 	}
-	want, got := readWeights(t, one), readWeights(t, two)
-	worst := 0.0
-	for name, w := range want {
-		g := got[name]
-		if g == nil {
-			t.Fatalf("two-rank checkpoint lacks %s", name)
-		}
-		for i := range w.Data {
-			worst = math.Max(worst, math.Abs(float64(g.Data[i]-w.Data[i])))
-		}
-	}
+	want := readWeights(t, one)
+	worst, _ := weightDiff(t, want, readWeights(t, two))
 	// Training moved the weights (the comparison is not of two untouched
 	// copies).
 	base, err := model.ReadSafetensors(filepath.Join(modelDir, model.SafetensorsFile))

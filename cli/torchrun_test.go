@@ -62,7 +62,7 @@ func TestTorchrun(t *testing.T) {
 					deadline := time.Now().Add(3 * time.Minute)
 					for time.Now().Before(deadline) {
 						if _, err := os.Stat(filepath.Join(out, "checkpoints", "step-15")); err == nil {
-							if pid := torchrunRankPID(c.Process.Pid, 1); pid > 0 {
+							if pid := findProcess(c.Process.Pid, "RANK=1"); pid > 0 {
 								syscall.Kill(pid, syscall.SIGKILL)
 								killed <- true
 								return
@@ -85,14 +85,8 @@ func TestTorchrun(t *testing.T) {
 					t.Errorf("the restarted ranks did not resume:\n%s", stderr.String())
 				}
 			}
-			got := readWeights(t, out)
-			for name, w := range want {
-				g := got[name]
-				for i := range w.Data {
-					if g == nil || g.Data[i] != w.Data[i] {
-						t.Fatalf("%s: torchrun's job differs from autofreeze launch's", name)
-					}
-				}
+			if d, where := weightDiff(t, want, readWeights(t, out)); d != 0 {
+				t.Fatalf("%s: torchrun's job differs from autofreeze launch's", where)
 			}
 		})
 	}
@@ -106,28 +100,4 @@ func freePortForTest(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// torchrunRankPID finds the worker of the given rank among the descendants
-// of torchrun (pid), by its environment.
-func torchrunRankPID(torchrun, rank int) int {
-	dirs, _ := filepath.Glob("/proc/[0-9]*/stat")
-	for _, p := range dirs {
-		stat, err := os.ReadFile(p)
-		if err != nil {
-			continue
-		}
-		// pid (comm) state ppid ...
-		fields := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:]))
-		if len(fields) < 2 || fields[1] != fmt.Sprint(torchrun) {
-			continue
-		}
-		env, _ := os.ReadFile(filepath.Join(filepath.Dir(p), "environ"))
-		if strings.Contains("\x00"+string(env), fmt.Sprintf("\x00RANK=%d\x00", rank)) {
-			var pid int
-			fmt.Sscanf(filepath.Base(filepath.Dir(p)), "%d", &pid)
-			return pid
-		}
-	}
-	return 0
 }
