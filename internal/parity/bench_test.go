@@ -106,26 +106,14 @@ func imdbBatch(b *testing.B, modelDir string) text.Batch {
 //	go test ./internal/parity/ -run '^$' -bench Prefix -benchtime 5x
 func BenchmarkPrefix(b *testing.B) {
 	threads := benchThreads(b)
-	dir := testenv.ModelDir(b)
-	cfg, err := model.LoadConfig(dir)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w, err := model.LoadWeights(dir, cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
+	dir, cfg, w := miniLM(b)
 	bt := imdbBatch(b, dir)
 	initORTB(b)
 	trainable.SetThreads(threads)
 	if got := trainable.Threads(); got != threads {
 		b.Fatalf("libtorch runs %d threads, want %d", got, threads)
 	}
-	enc, err := trainable.New(cfg, w.Tensors, 0, trainable.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(enc.Close)
+	enc := newEncoder(b, cfg, w)
 	tokens := frozen.Batch{Size: bt.Size, SeqLen: bt.SeqLen, InputIDs: bt.IDs, TokenTypeIDs: bt.TypeIDs, Mask: bt.Mask}
 	tmp := b.TempDir()
 

@@ -15,7 +15,6 @@ import (
 	"github.com/autofreeze/autofreeze/internal/testenv"
 	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/text"
-	"github.com/autofreeze/autofreeze/trainable"
 )
 
 // checkONNX runs the PyPI onnx package's checker, with full_check (shape
@@ -45,21 +44,9 @@ func checkONNX(t *testing.T, path string) {
 // compared on exactly the same input.
 func TestExportMatchesGotch(t *testing.T) {
 	const tol = 1e-4
-	dir := testenv.ModelDir(t)
-	cfg, err := model.LoadConfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := model.LoadWeights(dir, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, cfg, w := miniLM(t)
 	initORT(t)
-	enc, err := trainable.New(cfg, w.Tensors, 0, trainable.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
+	enc := newEncoder(t, cfg, w)
 	b := batch(t, dir)
 	if !padded(b) {
 		t.Fatal("the test batch has no padding; it must cover the attention mask")
@@ -166,21 +153,9 @@ func padded(b text.Batch) bool {
 // after six; quantizing the output projection too gives 15%, which fails).
 // It is not fp32, which is why it is an option.
 func TestInt8ExportStaysClose(t *testing.T) {
-	dir := testenv.ModelDir(t)
-	cfg, err := model.LoadConfig(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := model.LoadWeights(dir, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, cfg, w := miniLM(t)
 	initORT(t)
-	enc, err := trainable.New(cfg, w.Tensors, 0, trainable.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
+	enc := newEncoder(t, cfg, w)
 	b := batch(t, dir)
 	h := cfg.HiddenSize
 	for _, r := range []model.Range{{Start: 0, End: 1}, {Start: 0, End: 3}, {Start: 0, End: cfg.NumLayers}} {

@@ -114,9 +114,10 @@ func maxDiffRealTokens(a, b []float32, bt text.Batch, hidden int) float64 {
 	return worst
 }
 
-// TestGotchMatchesOfficialONNX: our libtorch encoder and the official ONNX
-// export of all-MiniLM-L6-v2 give the same last hidden state.
-func TestGotchMatchesOfficialONNX(t *testing.T) {
+// miniLM loads all-MiniLM-L6-v2 from what make setup unpacked: its
+// directory, config and weights.
+func miniLM(t testing.TB) (string, *model.Config, *model.Weights) {
+	t.Helper()
 	dir := testenv.ModelDir(t)
 	cfg, err := model.LoadConfig(dir)
 	if err != nil {
@@ -126,11 +127,26 @@ func TestGotchMatchesOfficialONNX(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dir, cfg, w
+}
+
+// newEncoder is the libtorch encoder of w, without a head, closed when the
+// test ends.
+func newEncoder(t testing.TB, cfg *model.Config, w *model.Weights) *trainable.Encoder {
+	t.Helper()
 	enc, err := trainable.New(cfg, w.Tensors, 0, trainable.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enc.Close()
+	t.Cleanup(enc.Close)
+	return enc
+}
+
+// TestGotchMatchesOfficialONNX: our libtorch encoder and the official ONNX
+// export of all-MiniLM-L6-v2 give the same last hidden state.
+func TestGotchMatchesOfficialONNX(t *testing.T) {
+	dir, cfg, w := miniLM(t)
+	enc := newEncoder(t, cfg, w)
 	b := batch(t, dir)
 	got, err := enc.Hidden(b, model.Range{Start: 0, End: cfg.NumLayers}, nil)
 	if err != nil {
