@@ -14,6 +14,9 @@ type split struct {
 	encs     []text.Encoding
 	labels   []int64 // nil for unlabelled data
 	skipped  int
+	// population is how many examples there were before a limit sampled
+	// these (the training data's size).
+	population int
 }
 
 // datasetOptions are the options a config gives for reading any file.
@@ -106,6 +109,7 @@ func loadTrainEval(c Config, tok *text.Tokenizer) (train, eval *split, labels te
 			return nil, nil, labels, fmt.Errorf("%s: holding out %g for evaluation: %w", c.Train, c.EvalSplit, err)
 		}
 	}
+	population := len(trainDS.Examples)
 	trainDS = sample(trainDS, c.TrainLimit, c.Seed)
 	evalDS = sample(evalDS, c.EvalLimit, c.Seed+1)
 	if labels, err = trainDS.LabelSet(); err != nil {
@@ -117,6 +121,7 @@ func loadTrainEval(c Config, tok *text.Tokenizer) (train, eval *split, labels te
 	if train, err = newSplit(trainDS, tok, &labels, c.MaxLength); err != nil {
 		return nil, nil, labels, err
 	}
+	train.population = population
 	if eval, err = newSplit(evalDS, tok, &labels, c.MaxLength); err != nil {
 		return nil, nil, labels, err
 	}

@@ -58,15 +58,15 @@ func Profile(ctx context.Context, cfg Config, o ProfileOptions) (plan.Profile, e
 	if err := r.prepare(); err != nil {
 		return plan.Profile{}, err
 	}
-	full, _, _, err := loadTrainEval(cfg, r.tok)
-	if err != nil {
-		return plan.Profile{}, badInput(err)
-	}
 	if r.train.len() < (o.Steps+1)*global {
 		return plan.Profile{}, badInput(fmt.Errorf("%s: profiling %d steps of %d examples needs %d training examples, the data has %d: lower --steps or the batch", cfg.Train, o.Steps, global, (o.Steps+1)*global, r.train.len()))
 	}
+	examples := r.train.population // the run's data, before this profile's sample
+	if cfg.TrainLimit > 0 {
+		examples = min(examples, cfg.TrainLimit)
+	}
 	L := r.mcfg.NumLayers
-	p := plan.Profile{Model: filepath.Base(filepath.Clean(cfg.Model)), Layers: L, Examples: full.len(), Epochs: cfg.Epochs,
+	p := plan.Profile{Model: filepath.Base(filepath.Clean(cfg.Model)), Layers: L, Examples: examples, Epochs: cfg.Epochs,
 		GlobalBatch: global, Threads: trainable.Threads(),
 		StepSeconds: make([]float64, L), GradBytes: make([]int64, L), CacheSecondsPerExample: make([]float64, L)}
 	order := text.EpochOrder(r.train.len(), cfg.Seed, 0)
