@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -170,6 +171,12 @@ func (c Config) WithDefaults() Config {
 func (c Config) Validate() error {
 	var errs []string
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	oneOf := func(field, v string, allowed ...string) {
+		if !slices.Contains(allowed, v) {
+			last := len(allowed) - 1
+			bad("%s %q: want %s or %s", field, v, strings.Join(allowed[:last], ", "), allowed[last])
+		}
+	}
 	if c.Model == "" {
 		bad("model: required (a Hugging Face model directory)")
 	}
@@ -197,11 +204,7 @@ func (c Config) Validate() error {
 	if c.WarmupRatio < 0 || c.WarmupRatio >= 1 {
 		bad("warmup_ratio %g: want 0 <= x < 1", c.WarmupRatio)
 	}
-	switch c.Schedule {
-	case "linear", "stepped", "constant":
-	default:
-		bad("schedule %q: want linear, stepped or constant", c.Schedule)
-	}
+	oneOf("schedule", c.Schedule, "linear", "stepped", "constant")
 	if _, err := freeze.ParseFlag(c.Freeze); err != nil {
 		bad("freeze %q: %v", c.Freeze, err)
 	}
@@ -211,40 +214,19 @@ func (c Config) Validate() error {
 	if c.FreezePercentile <= 0 || c.FreezePercentile > 100 {
 		bad("freeze_percentile %g: want 0 < p <= 100", c.FreezePercentile)
 	}
-	switch c.Cache {
-	case "off", "memory", "disk":
-	default:
-		bad("cache %q: want off, memory or disk", c.Cache)
-	}
-	switch c.CacheSwitch {
-	case "epoch", "immediate":
-	default:
-		bad("cache_switch %q: want epoch or immediate", c.CacheSwitch)
-	}
-	switch c.CacheDType {
-	case "fp32", "fp16", "bf16":
-	default:
-		bad("cache_dtype %q: want fp32, fp16 or bf16", c.CacheDType)
-	}
-	switch c.Engine {
-	case "onnx", "torch":
-	default:
-		bad("engine %q: want onnx or torch", c.Engine)
-	}
+	oneOf("cache", c.Cache, "off", "memory", "disk")
+	oneOf("cache_switch", c.CacheSwitch, "epoch", "immediate")
+	oneOf("cache_dtype", c.CacheDType, "fp32", "fp16", "bf16")
+	oneOf("engine", c.Engine, "onnx", "torch")
 	if c.Int8 && (!c.Fused || c.Engine != "onnx") {
 		bad("int8: needs engine onnx with fused")
 	}
 	if c.ClusterBandwidthGbps < 0 || c.ClusterLatencyUs < 0 || c.ClusterRestartSeconds < 0 || c.ClusterScalingEfficiency < 0 || c.ClusterScalingEfficiency > 1 {
 		bad("cluster settings: bandwidth, latency and restart must not be negative, scaling efficiency in (0, 1]")
 	}
-	switch c.Mode {
-	case "performance":
-	case "efficiency":
-		if c.Profile == "" {
-			bad("mode efficiency: needs profile (measure one with autofreeze plan profile)")
-		}
-	default:
-		bad("mode %q: want performance or efficiency", c.Mode)
+	oneOf("mode", c.Mode, "performance", "efficiency")
+	if c.Mode == "efficiency" && c.Profile == "" {
+		bad("mode efficiency: needs profile (measure one with autofreeze plan profile)")
 	}
 	if c.TrainLimit < 0 || c.EvalLimit < 0 || c.MaxSteps < 0 || c.EvalEvery < 0 || c.SaveEvery < 0 || c.Patience < 0 {
 		bad("limits, max_steps, eval_every, save_every and patience must not be negative")
