@@ -51,8 +51,7 @@ docs/COSTMODEL.md. Numbers are predictions, not measurements.`,
 			if c.Float64("bandwidth-gbps") <= 0 || c.Float64("latency-us") < 0 || c.Float64("restart-seconds") < 0 {
 				return usageError(errors.New("--bandwidth-gbps must be positive, --latency-us and --restart-seconds not negative"))
 			}
-			cl := plan.Cluster{BandwidthBytesPerS: c.Float64("bandwidth-gbps") * 1e9 / 8, LatencyS: c.Float64("latency-us") * 1e-6,
-				RestartS: c.Float64("restart-seconds"), ScalingEfficiency: c.Float64("scaling-efficiency")}
+			cl := plan.Cluster{}.With(c.Float64("bandwidth-gbps"), c.Float64("latency-us"), c.Float64("restart-seconds"), c.Float64("scaling-efficiency"))
 			table, err := plan.MarkdownTable(p, s, cl, workers)
 			if err != nil {
 				return usageError(err)

@@ -290,6 +290,25 @@ func DefaultCluster() Cluster {
 	return Cluster{BandwidthBytesPerS: 10e9 / 8, LatencyS: 50e-6, RestartS: 60, ScalingEfficiency: 1}
 }
 
+// With returns c with the settings that are not zero replaced, in the
+// units people quote: link bandwidth in Gbit/s, latency in µs, restart in
+// seconds, scaling efficiency as a fraction.
+func (c Cluster) With(bandwidthGbps, latencyUs, restartSeconds, scalingEfficiency float64) Cluster {
+	if bandwidthGbps != 0 {
+		c.BandwidthBytesPerS = bandwidthGbps * 1e9 / 8
+	}
+	if latencyUs != 0 {
+		c.LatencyS = latencyUs * 1e-6
+	}
+	if restartSeconds != 0 {
+		c.RestartS = restartSeconds
+	}
+	if scalingEfficiency != 0 {
+		c.ScalingEfficiency = scalingEfficiency
+	}
+	return c
+}
+
 // WorldSizeFor is efficiency mode's choice as a job runs: the freeze point
 // has just moved to k, with remaining steps left, on current workers of a
 // job that started (as full fine-tuning would run) on c.Workers. Among the

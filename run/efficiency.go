@@ -107,18 +107,5 @@ func (r *trainRun) saveForResize(w int) error {
 // cluster is the cluster efficiency mode prices its choices on: the
 // configured values over plan.DefaultCluster's.
 func (c Config) cluster() plan.Cluster {
-	cl := plan.DefaultCluster()
-	if c.ClusterBandwidthGbps > 0 {
-		cl.BandwidthBytesPerS = c.ClusterBandwidthGbps * 1e9 / 8
-	}
-	if c.ClusterLatencyUs > 0 {
-		cl.LatencyS = c.ClusterLatencyUs * 1e-6
-	}
-	if c.ClusterRestartSeconds > 0 {
-		cl.RestartS = c.ClusterRestartSeconds
-	}
-	if c.ClusterScalingEfficiency > 0 {
-		cl.ScalingEfficiency = c.ClusterScalingEfficiency
-	}
-	return cl
+	return plan.DefaultCluster().With(c.ClusterBandwidthGbps, c.ClusterLatencyUs, c.ClusterRestartSeconds, c.ClusterScalingEfficiency)
 }
