@@ -221,7 +221,7 @@ func prefixFingerprint(cfg *model.Config, w *model.Weights, k int, tok *text.Tok
 		return cachefmt.Fingerprint{}, err
 	}
 	return cachefmt.Fingerprint{PrefixWeights: weights, Layer: k, Tokenizer: tok.Hash(), MaxLength: maxLen,
-		Dataset: dataHash, Dtype: dtype, Exporter: precompute.ExporterID("onnx", fused, int8)}, nil
+		Dataset: dataHash, Dtype: dtype, Exporter: precompute.ExporterID("onnx", fused, int8, false)}, nil
 }
 
 func cacheAdvanceCommand() *ucli.Command {
@@ -272,7 +272,7 @@ func cacheAdvanceCommand() *ucli.Command {
 			if d, err := cachefmt.ParseDtype(c.String("dtype")); err == nil && c.IsSet("dtype") {
 				fp.Dtype = d
 			}
-			fp.Exporter = precompute.ExporterID("onnx", c.Bool("fused"), c.Bool("int8"))
+			fp.Exporter = precompute.ExporterID("onnx", c.Bool("fused"), c.Bool("int8"), false)
 			out := c.String("out")
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/autofreeze/autofreeze/internal/atomicfile"
 	"github.com/autofreeze/autofreeze/model"
+	"github.com/autofreeze/autofreeze/precision"
 	"github.com/autofreeze/autofreeze/text"
 )
 
@@ -27,6 +28,7 @@ type encodeOptions struct {
 	BatchSize int
 	Engine    string // torch or onnx
 	Threads   int
+	BF16      bool // torch engine only: ONNX Runtime's CPU provider has no bfloat16 kernels
 	ORTLib    string
 }
 
@@ -47,10 +49,21 @@ func encodeCommand() *ucli.Command {
 			&ucli.IntFlag{Name: "batch-size", Value: 32, Usage: "texts per forward pass"},
 			&ucli.StringFlag{Name: "engine", Value: "torch", Usage: "torch (libtorch via gotch) or onnx (ONNX Runtime)"},
 			&ucli.IntFlag{Name: "threads", Usage: "CPU threads (0: all cores)"},
+			precisionFlag(false),
 			ortLibFlag(),
 		},
 		Action: func(c *ucli.Context) error {
-			opts := encodeOptions{
+			p, err := resolvePrecision(c)
+			if err != nil {
+				return err
+			}
+			if p == precision.BF16 && c.String("engine") == "onnx" {
+				if c.String("precision") != string(precision.Auto) {
+					return usagef("--precision bf16 needs --engine torch: ONNX Runtime's CPU provider has no bfloat16 kernels")
+				}
+				p = precision.FP32
+			}
+			opts := encodeOptions{BF16: p == precision.BF16,
 				ModelDir: c.String("model"), Input: c.String("input"), Output: c.String("output"),
 				Pool: c.String("pool"), MaxLength: c.Int("max-length"), BatchSize: c.Int("batch-size"),
 				Engine: c.String("engine"), Threads: c.Int("threads"), ORTLib: ortLibPath(c),

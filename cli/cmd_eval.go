@@ -7,6 +7,7 @@ import (
 	ucli "github.com/urfave/cli/v2"
 
 	"github.com/autofreeze/autofreeze/internal/atomicfile"
+	"github.com/autofreeze/autofreeze/precision"
 	"github.com/autofreeze/autofreeze/run"
 )
 
@@ -24,16 +25,22 @@ func inferenceFlags() []ucli.Flag {
 		&ucli.IntFlag{Name: "max-length", Usage: "truncate texts to this many tokens (default: as trained)"},
 		&ucli.IntFlag{Name: "batch-size", Value: 64, Usage: "examples per batch"},
 		&ucli.IntFlag{Name: "threads", Usage: "CPU threads (0: all cores)"},
+		precisionFlag(false),
 	}
 }
 
-func inferenceConfig(c *ucli.Context) run.InferenceConfig {
+func inferenceConfig(c *ucli.Context) (run.InferenceConfig, error) {
+	p, err := resolvePrecision(c)
+	if err != nil {
+		return run.InferenceConfig{}, err
+	}
 	return run.InferenceConfig{
 		Model: c.String("model"), Data: c.String("data"), Format: c.String("format"),
 		TextColumn: c.String("text-column"), TextPairColumn: c.String("text-pair-column"),
 		LabelColumn: c.String("label-column"), NoHeader: c.Bool("no-header"), SkipBadRows: c.Bool("skip-bad-rows"),
 		MaxLength: c.Int("max-length"), BatchSize: c.Int("batch-size"), Threads: c.Int("threads"),
-	}
+		BF16: p == precision.BF16,
+	}, nil
 }
 
 func evalCommand() *ucli.Command {
@@ -46,7 +53,10 @@ func evalCommand() *ucli.Command {
 			&ucli.IntFlag{Name: "limit", Usage: "evaluate a seeded random sample of this many examples (0: all)"},
 			&ucli.Uint64Flag{Name: "seed", Value: 42, Usage: "seed of the --limit sample"}),
 		Action: func(c *ucli.Context) error {
-			ic := inferenceConfig(c)
+			ic, err := inferenceConfig(c)
+			if err != nil {
+				return err
+			}
 			ic.Limit, ic.Seed = c.Int("limit"), c.Uint64("seed")
 			m, err := run.Evaluate(ic)
 			if err != nil {
@@ -74,7 +84,11 @@ func predictCommand() *ucli.Command {
 		Flags: append(inferenceFlags(),
 			&ucli.StringFlag{Name: "output", Usage: "JSONL file to write", Required: true}),
 		Action: func(c *ucli.Context) error {
-			n, err := run.Predict(inferenceConfig(c), c.String("output"))
+			ic, err := inferenceConfig(c)
+			if err != nil {
+				return err
+			}
+			n, err := run.Predict(ic, c.String("output"))
 			if err != nil {
 				return classifyRunError(err)
 			}

@@ -68,6 +68,7 @@ func trainFlags() []ucli.Flag {
 		num("save-every", 0, "also checkpoint every N steps"),
 		num("patience", 0, "stop after N evaluations without a better eval loss (0: never)"),
 		num("threads", 0, "CPU threads (0: all cores)"),
+		precisionFlag(true),
 		str("freeze", d.Freeze, "off, auto (AutoFreeze), N (freeze the first N layers) or schedule (PipeTransformer)"),
 		num("freeze-intervals", d.FreezeIntervals, "freeze decisions per run (interval = total steps / this)"),
 		real("freeze-percentile", d.FreezePercentile, "percentile of the layers' gradient changes below which a prefix freezes"),
@@ -114,7 +115,10 @@ func trainCommand() *ucli.Command {
 		Flags:     flags,
 		Before:    loadConfigFile(flags),
 		Action: func(c *ucli.Context) error {
-			cfg := trainConfig(c)
+			cfg, err := trainConfig(c).ResolvePrecision()
+			if err != nil {
+				return usageError(err)
+			}
 			if err := cfg.WithDefaults().Validate(); err != nil {
 				return usageError(err)
 			}
@@ -158,7 +162,7 @@ func trainConfig(c *ucli.Context) run.Config {
 		LR: c.Float64("lr"), WarmupRatio: c.Float64("warmup-ratio"), Schedule: c.String("schedule"),
 		WeightDecay: c.Float64("weight-decay"), MaxGradNorm: c.Float64("max-grad-norm"), NoDropout: c.Bool("no-dropout"),
 		EvalEvery: c.Int("eval-every"), LogEvery: c.Int("log-every"), SaveEvery: c.Int("save-every"),
-		Patience: c.Int("patience"), Threads: c.Int("threads"),
+		Patience: c.Int("patience"), Threads: c.Int("threads"), Precision: c.String("precision"),
 		Freeze: c.String("freeze"), FreezeIntervals: c.Int("freeze-intervals"),
 		FreezePercentile: c.Float64("freeze-percentile"), FreezeNorm: c.String("freeze-norm"),
 		Cache: c.String("cache"), CacheSwitch: c.String("cache-switch"), CacheDType: c.String("cache-dtype"),

@@ -13,7 +13,7 @@ func torchEngine(cfg *model.Config, opts encodeOptions) (hiddenFunc, func(), err
 		return nil, nil, usageError(err)
 	}
 	trainable.SetThreads(opts.Threads)
-	enc, err := trainable.New(cfg, w.Tensors, 0, trainable.Options{})
+	enc, err := trainable.New(cfg, w.Tensors, 0, trainable.Options{BF16: opts.BF16})
 	if err != nil {
 		return nil, nil, err
 	}

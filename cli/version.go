@@ -6,6 +6,7 @@ import (
 
 	ucli "github.com/urfave/cli/v2"
 
+	"github.com/autofreeze/autofreeze/precision"
 	"github.com/autofreeze/autofreeze/trainable"
 )
 
@@ -19,6 +20,7 @@ func versionCommand() *ucli.Command {
 			fmt.Fprintf(w, "autofreeze   %s (%s, %s/%s)\n", Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			fmt.Fprintf(w, "gotch        %s (patched, scripts/gotch)\n", trainable.GotchVersion)
 			fmt.Fprintf(w, "libtorch     %s (%d threads)\n", trainable.LibtorchVersion(), trainable.Threads())
+			fmt.Fprintf(w, "cpu          %s\n", precision.DetectCPU().Summary())
 			lib := ortLibPath(c)
 			v, err := ortVersion(lib)
 			if err != nil {

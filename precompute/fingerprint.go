@@ -34,11 +34,16 @@ func DatasetHash(path string, rows []int) (string, error) {
 }
 
 // ExporterID is the exporter field of a cache's fingerprint: what computed
-// the activations ("torch", or "onnx" with the exporter's version and graph
-// form, and whether its projections are int8). Bump the versions when the
-// numbers they produce change.
-func ExporterID(engine string, fused, int8 bool) string {
+// the activations ("torch", in bf16 or not, or "onnx" with the exporter's
+// version and graph form, and whether its projections are int8). Bump the
+// versions when the numbers they produce change. ONNX Runtime runs the
+// prefix in float32 whatever the run's precision (its CPU provider has no
+// bfloat16 kernels), so bf16 changes only the torch engine's numbers.
+func ExporterID(engine string, fused, int8, bf16 bool) string {
 	if engine == "torch" {
+		if bf16 {
+			return "torch-1-bf16"
+		}
 		return "torch-1"
 	}
 	v := "onnx-" + export.ExporterVersion

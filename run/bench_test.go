@@ -12,6 +12,7 @@ import (
 
 	"github.com/autofreeze/autofreeze/internal/testenv"
 	"github.com/autofreeze/autofreeze/model"
+	"github.com/autofreeze/autofreeze/precision"
 	"github.com/autofreeze/autofreeze/text"
 	"github.com/autofreeze/autofreeze/trainable"
 )
@@ -38,48 +39,90 @@ func BenchmarkTrainerOverhead(b *testing.B) {
 		runSeconds := lastStepElapsed(b, filepath.Join(out, "metrics.jsonl"))
 
 		// The bare loop: the same examples in the same order.
-		cfg = cfg.WithDefaults()
-		tok, err := text.LoadTokenizer(modelDir)
-		if err != nil {
-			b.Fatal(err)
-		}
-		trainSplit, _, labels, err := loadTrainEval(cfg, tok)
-		if err != nil {
-			b.Fatal(err)
-		}
-		mcfg, _ := model.LoadConfig(modelDir)
-		w, err := model.LoadWeights(modelDir, mcfg)
-		if err != nil {
-			b.Fatal(err)
-		}
-		enc, err := trainable.New(mcfg, w.Tensors, labels.Len(), trainable.Options{Seed: cfg.Seed})
-		if err != nil {
-			b.Fatal(err)
-		}
-		tr := trainable.NewTrainer(enc, trainable.OptimConfig{})
-		order := text.EpochOrder(trainSplit.len(), cfg.Seed, 0)
-		var batches []text.Batch
-		var targets [][]int64
-		for s := 0; s < steps; s++ {
-			bt, l := trainSplit.batch(tok, order[s*batch:(s+1)*batch])
-			batches, targets = append(batches, bt), append(targets, l)
-		}
-		t0 := time.Now()
-		for s := 0; s < steps; s++ {
-			if _, err := tr.Backward(batches[s], nil, 0, targets[s], 1); err != nil {
-				b.Fatal(err)
-			}
-			if _, err := tr.Step(5e-5); err != nil {
-				b.Fatal(err)
-			}
-		}
-		bareSeconds := time.Since(t0).Seconds()
-		enc.Close()
+		bareSeconds := bareLoop(b, cfg.WithDefaults(), steps, false)
 		b.ReportMetric(float64(steps*batch)/runSeconds, "run_examples/s")
 		b.ReportMetric(float64(steps*batch)/bareSeconds, "bare_examples/s")
 		b.ReportMetric(100*(runSeconds/bareSeconds-1), "overhead_%")
 		b.ReportMetric(float64(peakRSS()), "peak_RSS_MB")
 	}
+}
+
+// BenchmarkStepPrecision is the bare training loop of the demo
+// configuration (forward, backward and AdamW on the same 20 batches of 16
+// IMDb reviews, 128 tokens, MiniLM, 2 threads, dropout on) in float32 and
+// in mixed precision (bf16), alternated within each iteration. Compare
+// with scripts/bench_vs_pytorch.sh, which runs PyTorch on the same batches.
+// On a CPU without native bf16 (precision.CPU.NativeBF16) only float32 is
+// measured: libtorch's emulation is some 40x slower there.
+//
+//	go test ./run -run '^$' -bench StepPrecision -benchtime 3x
+func BenchmarkStepPrecision(b *testing.B) {
+	modes := []bool{false, true}
+	if cpu := precision.DetectCPU(); !cpu.NativeBF16() {
+		b.Logf("measuring fp32 only: %s", cpu.Summary())
+		modes = modes[:1]
+	}
+	const steps, batch = 20, 16
+	cfg := Config{Model: testenv.ModelDir(b), Train: filepath.Join(testenv.IMDbDir(b), "train.jsonl"), Out: b.TempDir(),
+		TrainLimit: steps * batch, EvalLimit: 16, BatchSize: batch, MaxLength: 128, Threads: 2}.WithDefaults()
+	trainable.SetThreads(cfg.Threads)
+	var secs [2]float64
+	for i := 0; i < b.N; i++ {
+		for j, bf16 := range modes {
+			secs[j] += bareLoop(b, cfg, steps, bf16)
+		}
+	}
+	n := float64(b.N * steps * batch)
+	b.ReportMetric(n/secs[0], "fp32_examples/s")
+	if len(modes) == 2 {
+		b.ReportMetric(n/secs[1], "bf16_examples/s")
+		b.ReportMetric(secs[0]/secs[1], "bf16_speedup")
+	}
+	b.ReportMetric(float64(peakRSS()), "peak_RSS_MB")
+}
+
+// bareLoop trains a fresh encoder for steps batches of cfg's training data
+// in the run's first-epoch order with nothing but Backward and Step, and
+// returns the seconds those took.
+func bareLoop(b *testing.B, cfg Config, steps int, bf16 bool) float64 {
+	b.Helper()
+	tok, err := text.LoadTokenizer(cfg.Model)
+	if err != nil {
+		b.Fatal(err)
+	}
+	trainSplit, _, labels, err := loadTrainEval(cfg, tok)
+	if err != nil {
+		b.Fatal(err)
+	}
+	mcfg, _ := model.LoadConfig(cfg.Model)
+	w, err := model.LoadWeights(cfg.Model, mcfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	enc, err := trainable.New(mcfg, w.Tensors, labels.Len(), trainable.Options{Seed: cfg.Seed, BF16: bf16})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer enc.Close()
+	tr := trainable.NewTrainer(enc, trainable.OptimConfig{})
+	order := text.EpochOrder(trainSplit.len(), cfg.Seed, 0)
+	batch := cfg.BatchSize
+	var batches []text.Batch
+	var targets [][]int64
+	for s := 0; s < steps; s++ {
+		bt, l := trainSplit.batch(tok, order[s*batch:(s+1)*batch])
+		batches, targets = append(batches, bt), append(targets, l)
+	}
+	t0 := time.Now()
+	for s := 0; s < steps; s++ {
+		if _, err := tr.Backward(batches[s], nil, 0, targets[s], 1); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := tr.Step(5e-5); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return time.Since(t0).Seconds()
 }
 
 func lastStepElapsed(b *testing.B, path string) float64 {

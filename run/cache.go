@@ -81,7 +81,7 @@ func (r *trainRun) cacheFingerprint(k int, w map[string]*model.Tensor) (cachefmt
 		return cachefmt.Fingerprint{}, err
 	}
 	return cachefmt.Fingerprint{PrefixWeights: weights, Layer: k, Tokenizer: r.tok.Hash(),
-		MaxLength: r.cfg.MaxLength, Dataset: data, Dtype: dtype, Exporter: precompute.ExporterID(r.cfg.Engine, r.cfg.Fused, r.cfg.Int8)}, nil
+		MaxLength: r.cfg.MaxLength, Dataset: data, Dtype: dtype, Exporter: precompute.ExporterID(r.cfg.Engine, r.cfg.Fused, r.cfg.Int8, r.cfg.BF16())}, nil
 }
 
 func (r *trainRun) openCache(dir string, k int, fp cachefmt.Fingerprint) (*activationCache, error) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/autofreeze/autofreeze/freeze"
 	"github.com/autofreeze/autofreeze/internal/atomicfile"
+	"github.com/autofreeze/autofreeze/precision"
 )
 
 // Config is everything that determines a run. The run directory's
@@ -70,6 +71,11 @@ type Config struct {
 	// loss (0: never).
 	Patience int `yaml:"patience"`
 	Threads  int `yaml:"threads"`
+	// Precision is the arithmetic of the forward pass: "fp32" or "bf16"
+	// (mixed precision as autocast does it; package precision). "auto"
+	// is resolved for this CPU before the run starts, so config.yaml
+	// records what ran.
+	Precision string `yaml:"precision,omitempty"`
 
 	// Freeze is "off", "auto" (AutoFreeze), a number N (the first N layers
 	// frozen from the start) or "schedule" (PipeTransformer's rule).
@@ -119,6 +125,7 @@ func Defaults() Config {
 		WeightDecay: 0.01, MaxGradNorm: 1.0, LogEvery: 10, Freeze: "off",
 		FreezeIntervals: 20, FreezePercentile: 50, FreezeNorm: "l1", Cache: "off",
 		CacheSwitch: "epoch", CacheDType: "fp16", Engine: "onnx", Provider: "cpu", Mode: "performance",
+		Precision: "fp32",
 	}
 }
 
@@ -162,6 +169,7 @@ func (c Config) WithDefaults() Config {
 	setS(&c.CacheDType, d.CacheDType)
 	setS(&c.Engine, d.Engine)
 	setS(&c.Provider, d.Provider)
+	setS(&c.Precision, d.Precision)
 	// WarmupRatio, WeightDecay and MaxGradNorm may be 0 on purpose; the
 	// command line fills their defaults.
 	return c
@@ -218,6 +226,7 @@ func (c Config) Validate() error {
 	oneOf("cache_switch", c.CacheSwitch, "epoch", "immediate")
 	oneOf("cache_dtype", c.CacheDType, "fp32", "fp16", "bf16")
 	oneOf("engine", c.Engine, "onnx", "torch")
+	oneOf("precision", c.Precision, "fp32", "bf16")
 	if c.Int8 && (!c.Fused || c.Engine != "onnx") {
 		bad("int8: needs engine onnx with fused")
 	}
@@ -236,6 +245,23 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// ResolvePrecision replaces "auto" with what this CPU runs natively, and
+// refuses bf16 where the CPU would only emulate it (precision.Resolve).
+func (c Config) ResolvePrecision() (Config, error) {
+	p, err := precision.Parse(c.Precision)
+	if err != nil {
+		return c, err
+	}
+	if p, err = precision.Resolve(p, precision.DetectCPU(), false); err != nil {
+		return c, err
+	}
+	c.Precision = string(p)
+	return c, nil
+}
+
+// BF16 reports whether the model runs in mixed precision.
+func (c Config) BF16() bool { return c.Precision == string(precision.BF16) }
 
 // FreezeConfig is the freeze policy's configuration.
 func (c Config) FreezeConfig() (freeze.Config, error) {

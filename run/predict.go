@@ -23,6 +23,8 @@ type InferenceConfig struct {
 	MaxLength int
 	BatchSize int // 0 means 64
 	Threads   int
+	// BF16 runs the model in mixed precision (Config.Precision).
+	BF16 bool
 	// Limit evaluates a seeded random sample of that many examples (0: all).
 	Limit int
 	Seed  uint64
@@ -65,7 +67,7 @@ func loadClassifierFiles(c InferenceConfig) (*classifier, error) {
 		return nil, err
 	}
 	trainable.SetThreads(c.Threads)
-	enc, err := trainable.New(cfg, w.Tensors, labels.Len(), trainable.Options{})
+	enc, err := trainable.New(cfg, w.Tensors, labels.Len(), trainable.Options{BF16: c.BF16})
 	if err != nil {
 		return nil, err
 	}

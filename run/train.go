@@ -105,6 +105,10 @@ type trainRun struct {
 // Train runs (or resumes) a fine-tuning run and writes its directory.
 func Train(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	cfg = cfg.WithDefaults()
+	cfg, err := cfg.ResolvePrecision()
+	if err != nil {
+		return nil, badInput(err)
+	}
 	if err := cfg.Validate(); err != nil {
 		return nil, badInput(err)
 	}
@@ -140,6 +144,9 @@ func configHash(c Config) string {
 	// or with another cluster description.
 	c.Mode, c.Profile = "", ""
 	c.ClusterBandwidthGbps, c.ClusterLatencyUs, c.ClusterRestartSeconds, c.ClusterScalingEfficiency = 0, 0, 0, 0
+	if c.Precision == "fp32" {
+		c.Precision = ""
+	}
 	data, _ := yaml.Marshal(c)
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:8])
@@ -197,7 +204,7 @@ func (r *trainRun) prepare() error {
 	if err != nil {
 		return badInput(err)
 	}
-	if r.enc, err = trainable.New(r.mcfg, w.Tensors, r.labels.Len(), trainable.Options{Seed: c.Seed}); err != nil {
+	if r.enc, err = trainable.New(r.mcfg, w.Tensors, r.labels.Len(), trainable.Options{Seed: c.Seed, BF16: c.BF16()}); err != nil {
 		return err
 	}
 	if init := r.enc.Initialised(); len(init) > 0 && resumeFrom == "" {

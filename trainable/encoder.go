@@ -31,6 +31,11 @@ type Options struct {
 	// InitStd is the standard deviation of that initialisation; 0 means
 	// 0.02, BERT's initializer_range.
 	InitStd float64
+	// BF16 runs the forward pass in mixed precision as autocast does
+	// (package precision): linear layers and the attention products in
+	// bfloat16; everything else, the parameters and their gradients in
+	// float32.
+	BF16 bool
 }
 
 // Encoder is a BERT encoder with an optional classification head, its
@@ -39,6 +44,7 @@ type Encoder struct {
 	cfg       *model.Config
 	numLabels int
 	device    gotch.Device
+	bf16      bool
 	params    map[string]*ts.Tensor
 	specs     []model.Param
 	// initialised lists the tensors that were not in the checkpoint.
@@ -59,7 +65,7 @@ func New(cfg *model.Config, weights map[string]*model.Tensor, numLabels int, opt
 	if std == 0 {
 		std = 0.02
 	}
-	e = &Encoder{cfg: cfg, numLabels: numLabels, device: opts.Device, params: map[string]*ts.Tensor{}}
+	e = &Encoder{cfg: cfg, numLabels: numLabels, device: opts.Device, bf16: opts.BF16, params: map[string]*ts.Tensor{}}
 	e.specs = cfg.EncoderParams()
 	if numLabels > 0 {
 		e.specs = append(e.specs, cfg.ClassifierParams(numLabels)...)
@@ -123,6 +129,9 @@ func sameShape(a, b []int64) bool {
 	}
 	return true
 }
+
+// BF16 reports whether the forward pass runs in mixed precision.
+func (e *Encoder) BF16() bool { return e.bf16 }
 
 // Config is the encoder's configuration.
 func (e *Encoder) Config() *model.Config { return e.cfg }

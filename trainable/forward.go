@@ -27,13 +27,46 @@ func dropout(x *ts.Tensor, p float64) *ts.Tensor {
 }
 
 // linear computes x W^T + b with the parameters under prefix, consuming x
-// when del is set.
+// when del is set. In mixed precision the product takes bfloat16 copies of
+// x, W and b (W and b stay float32 leaves; autograd carries their gradients
+// back to float32) and returns bfloat16, as autocast's linear does.
 func (e *Encoder) linear(x *ts.Tensor, prefix string, del bool) *ts.Tensor {
-	y := ts.MustLinear(x, e.p(prefix+".weight"), e.p(prefix+".bias"))
-	if del {
-		x.MustDrop()
+	w, b := e.p(prefix+".weight"), e.p(prefix+".bias")
+	if !e.bf16 {
+		y := ts.MustLinear(x, w, b)
+		if del {
+			x.MustDrop()
+		}
+		return y
+	}
+	xl := e.lowp(x, del)
+	wl, bl := w.MustTotype(gotch.BFloat16, false), b.MustTotype(gotch.BFloat16, false)
+	y := ts.MustLinear(xl, wl, bl)
+	wl.MustDrop()
+	bl.MustDrop()
+	if del || xl != x {
+		xl.MustDrop()
 	}
 	return y
+}
+
+// lowp returns x in the dtype of matrix products: x itself in float32
+// runs or when it is already bfloat16, else a bfloat16 copy (consuming x
+// when del is set).
+func (e *Encoder) lowp(x *ts.Tensor, del bool) *ts.Tensor {
+	if !e.bf16 || x.DType() == gotch.BFloat16 {
+		return x
+	}
+	return x.MustTotype(gotch.BFloat16, del)
+}
+
+// full returns x in float32, consuming it: the head's logits leave the
+// model in float32, as autocast's loss functions take them.
+func full(x *ts.Tensor) *ts.Tensor {
+	if x.DType() == gotch.Float {
+		return x
+	}
+	return x.MustTotype(gotch.Float, true)
 }
 
 func (e *Encoder) layerNorm(x *ts.Tensor, prefix string) *ts.Tensor {
@@ -79,7 +112,9 @@ func (e *Encoder) layer(i int, x, ext *ts.Tensor, drop, attnDrop float64) *ts.Te
 	scores := q.MustMatmul(kt, true).MustDivScalar(ts.FloatScalar(math.Sqrt(float64(hd))), true)
 	kt.MustDrop()
 	scores2 := scores.MustAdd(ext, true)
-	probs := dropout(scores2.MustSoftmax(-1, gotch.Float, true), attnDrop)
+	// The softmax runs in float32 (the mask is float32, so scores2 is); in
+	// mixed precision its output goes back to bfloat16 for the product.
+	probs := e.lowp(dropout(scores2.MustSoftmax(-1, gotch.Float, true), attnDrop), true)
 	ctx := probs.MustMatmul(v, true).MustPermute([]int64{0, 2, 1, 3}, true).
 		MustContiguous(true).MustView([]int64{b, s, int64(e.cfg.HiddenSize)}, true)
 	v.MustDrop()
@@ -99,5 +134,5 @@ func (e *Encoder) layer(i int, x, ext *ts.Tensor, drop, attnDrop float64) *ts.Te
 func (e *Encoder) head(x *ts.Tensor, drop float64) *ts.Tensor {
 	cls := x.MustSelect(1, 0, false)
 	pooled := e.linear(cls, "pooler.dense", true).MustTanh(true)
-	return e.linear(dropout(pooled, drop), "classifier", true)
+	return full(e.linear(dropout(pooled, drop), "classifier", true))
 }

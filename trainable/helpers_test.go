@@ -20,7 +20,12 @@ func tinyConfig() *model.Config {
 // tinyEncoder builds a randomly initialised tiny encoder with a head.
 func tinyEncoder(t testing.TB, numLabels int) *Encoder {
 	t.Helper()
-	e, err := New(tinyConfig(), nil, numLabels, Options{Seed: 1})
+	return tinyEncoderWith(t, numLabels, Options{Seed: 1})
+}
+
+func tinyEncoderWith(t testing.TB, numLabels int, opts Options) *Encoder {
+	t.Helper()
+	e, err := New(tinyConfig(), nil, numLabels, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -46,7 +46,13 @@ func TestLearningRateZeroKeepsEveryWeight(t *testing.T) {
 }
 
 func TestFrozenLayersStayBitIdentical(t *testing.T) {
-	e := tinyEncoder(t, 2)
+	t.Run("fp32", func(t *testing.T) { testFrozenLayersStayBitIdentical(t, tinyEncoder(t, 2)) })
+	t.Run("bf16", func(t *testing.T) {
+		testFrozenLayersStayBitIdentical(t, tinyEncoderWith(t, 2, Options{Seed: 1, BF16: true}))
+	})
+}
+
+func testFrozenLayersStayBitIdentical(t *testing.T, e *Encoder) {
 	tr := NewTrainer(e, OptimConfig{})
 	train(t, tr, 2, 1e-3) // moments exist for every parameter before freezing
 	if err := tr.Freeze(2); err != nil {
@@ -224,5 +230,20 @@ func TestLayerGradNormsAreL1OfSummedGradients(t *testing.T) {
 		if x != 0 {
 			t.Fatalf("norms were not reset: layer %d has %g", i, x)
 		}
+	}
+}
+
+// In mixed precision training still learns, and its first loss is close
+// to float32's but not equal to it (the bf16 path ran).
+func TestBF16TrainsLikeFP32(t *testing.T) {
+	fp32 := tinyEncoder(t, 2)
+	bf16 := tinyEncoderWith(t, 2, Options{Seed: 1, BF16: true})
+	l32 := train(t, NewTrainer(fp32, OptimConfig{NoDropout: true}), 30, 1e-2)
+	l16 := train(t, NewTrainer(bf16, OptimConfig{NoDropout: true}), 30, 1e-2)
+	if !(l16[len(l16)-1] < 0.5*l16[0]) {
+		t.Fatalf("bf16 loss did not fall: first %.4f, last %.4f", l16[0], l16[len(l16)-1])
+	}
+	if d := math.Abs(l16[0] - l32[0]); d == 0 || d > 0.02 {
+		t.Errorf("first loss bf16 %.5f vs fp32 %.5f: want different but within 0.02", l16[0], l32[0])
 	}
 }

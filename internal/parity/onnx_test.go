@@ -175,25 +175,33 @@ func TestInt8ExportStaysClose(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			minCos, errSq, refSq := 1.0, 0.0, 0.0
-			for i := 0; i < b.Size; i++ {
-				for j := 0; j < b.Lengths[i]; j++ {
-					off := (i*b.SeqLen + j) * h
-					var dot, gg, ww float64
-					for k := 0; k < h; k++ {
-						g, x := float64(got[off+k]), float64(want[off+k])
-						dot, gg, ww = dot+g*x, gg+g*g, ww+x*x
-						errSq += (g - x) * (g - x)
-						refSq += x * x
-					}
-					minCos = math.Min(minCos, dot/math.Sqrt(gg*ww))
-				}
-			}
-			rel := math.Sqrt(errSq / refSq)
+			minCos, rel := drift(got, want, b, h)
 			t.Logf("layers %v int8: min cosine %.5f, RMS error / RMS = %.4f", r, minCos, rel)
 			if !(minCos >= 0.99) || !(rel <= 0.08) {
 				t.Errorf("int8 states drift: min cosine %.5f (want >= 0.99), relative RMS error %.4f (want <= 0.08)", minCos, rel)
 			}
 		})
 	}
+}
+
+// drift compares hidden states got with want over b's real tokens: the
+// lowest cosine similarity of one token's vectors, and the RMS of the error
+// relative to the RMS of want.
+func drift(got, want []float32, b text.Batch, h int) (minCos, rel float64) {
+	minCos = 1.0
+	errSq, refSq := 0.0, 0.0
+	for i := 0; i < b.Size; i++ {
+		for j := 0; j < b.Lengths[i]; j++ {
+			off := (i*b.SeqLen + j) * h
+			var dot, gg, ww float64
+			for k := 0; k < h; k++ {
+				g, x := float64(got[off+k]), float64(want[off+k])
+				dot, gg, ww = dot+g*x, gg+g*g, ww+x*x
+				errSq += (g - x) * (g - x)
+				refSq += x * x
+			}
+			minCos = math.Min(minCos, dot/math.Sqrt(gg*ww))
+		}
+	}
+	return minCos, math.Sqrt(errSq / refSq)
 }
