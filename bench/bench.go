@@ -16,10 +16,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
 
+	"github.com/autofreeze/autofreeze/internal/atomicfile"
 	"github.com/autofreeze/autofreeze/report"
 )
 
@@ -35,6 +37,9 @@ type Options struct {
 	LR                               float64
 	Seed                             uint64
 	Threads                          int
+	// EvalEvery is the held-out evaluation cadence in optimizer steps of
+	// every run (0: at epoch ends), for the time-to-accuracy protocol.
+	EvalEvery int
 	// TrainArgs are more flags for every `train` (e.g. --freeze-intervals).
 	TrainArgs []string
 	Logger    *slog.Logger
@@ -47,9 +52,12 @@ type Mode struct {
 	Args  []string
 }
 
-// Result is one mode's outcome.
+// Result is one mode's outcome with one seed. RunMode writes it to the run
+// directory's bench-result.json, and reuses a finished one instead of
+// training again, so an interrupted bench resumes where it stopped.
 type Result struct {
 	Mode           Mode
+	Seed           uint64
 	RunDir         string
 	WallSeconds    float64 // the whole `train` process
 	TrainSeconds   float64 // training and evaluation, from its metrics
@@ -61,8 +69,11 @@ type Result struct {
 	CacheBytes     int64
 	FinalFrozen    int
 	IdealSpeedup   float64
-	Run            *report.Run
+	Run            *report.Run `json:"-"`
 }
+
+// resultFile is where RunMode records a finished mode.
+const resultFile = "bench-result.json"
 
 func (o Options) log() *slog.Logger {
 	if o.Logger == nil {
@@ -77,13 +88,21 @@ func (o Options) trainArgs(out string) []string {
 		"--max-length", strconv.Itoa(o.MaxLength), "--batch-size", strconv.Itoa(o.BatchSize),
 		"--lr", strconv.FormatFloat(o.LR, 'g', -1, 64), "--threads", strconv.Itoa(o.Threads),
 		"--train-limit", strconv.Itoa(o.TrainLimit), "--eval-limit", strconv.Itoa(o.EvalLimit)}
+	if o.EvalEvery > 0 {
+		args = append(args, "--eval-every", strconv.Itoa(o.EvalEvery))
+	}
 	return append(args, o.TrainArgs...)
 }
 
 // RunMode trains one mode in a child process, then evaluates its best
-// checkpoint on the test data.
+// checkpoint on the test data. A mode whose run directory already holds
+// its result (same arguments) is not run again.
 func RunMode(ctx context.Context, o Options, m Mode) (*Result, error) {
 	dir := filepath.Join(o.Out, m.Name)
+	if res, err := loadResult(dir, o, m); err == nil {
+		o.log().Info("bench: reusing the finished run", "mode", m.Name, "seed", o.Seed, "dir", dir)
+		return res, nil
+	}
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
@@ -94,7 +113,7 @@ func RunMode(ctx context.Context, o Options, m Mode) (*Result, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mode %s: %w", m.Name, err)
 	}
-	res := &Result{Mode: m, RunDir: dir, WallSeconds: time.Since(t0).Seconds()}
+	res := &Result{Mode: m, Seed: o.Seed, RunDir: dir, WallSeconds: time.Since(t0).Seconds()}
 	if ru, ok := state.SysUsage().(*syscall.Rusage); ok {
 		res.PeakRSSBytes = ru.Maxrss * 1024
 	}
@@ -132,8 +151,47 @@ func RunMode(ctx context.Context, o Options, m Mode) (*Result, error) {
 		return nil, fmt.Errorf("%s: %w", testJSON, err)
 	}
 	res.TestAccuracy, res.TestExamples = tm.Accuracy, tm.Examples
+	if err := saveResult(dir, o, res); err != nil {
+		return nil, err
+	}
 	o.log().Info("bench: done", "mode", m.Name, "wall_s", fmt.Sprintf("%.1f", res.WallSeconds), "test_accuracy", res.TestAccuracy, "frozen", res.FinalFrozen)
 	return res, nil
+}
+
+// savedResult is bench-result.json: the result and the arguments that
+// produced it.
+type savedResult struct {
+	Args   []string `json:"args"`
+	Result *Result  `json:"result"`
+}
+
+func saveResult(dir string, o Options, res *Result) error {
+	data, err := json.MarshalIndent(savedResult{Args: append(o.trainArgs(dir), res.Mode.Args...), Result: res}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(filepath.Join(dir, resultFile), append(data, '\n'))
+}
+
+// loadResult reads a finished mode's result, provided it was made with the
+// same arguments, and its metrics.
+func loadResult(dir string, o Options, m Mode) (*Result, error) {
+	data, err := os.ReadFile(filepath.Join(dir, resultFile))
+	if err != nil {
+		return nil, err
+	}
+	var saved savedResult
+	if err := json.Unmarshal(data, &saved); err != nil || saved.Result == nil {
+		return nil, fmt.Errorf("%s: unreadable", resultFile)
+	}
+	if !slices.Equal(saved.Args, append(o.trainArgs(dir), m.Args...)) {
+		return nil, fmt.Errorf("%s: made with other arguments", resultFile)
+	}
+	if saved.Result.Run, err = report.Load(dir); err != nil {
+		return nil, err
+	}
+	saved.Result.Mode = m
+	return saved.Result, nil
 }
 
 // runChild runs the autofreeze binary, its output going to logPath.
@@ -156,9 +214,9 @@ func runChild(ctx context.Context, o Options, args []string, logPath string) (*o
 	return cmd.ProcessState, nil
 }
 
-// Modes runs every mode: full fine-tuning, AutoFreeze without a cache and
-// with the memory and disk caches, then static freezing of the K AutoFreeze
-// reached and of all layers but the last.
+// Modes runs every mode with o.Seed: full fine-tuning, AutoFreeze without
+// a cache and with the memory and disk caches, then static freezing of
+// every k from 1 to all layers but the last.
 func Modes(ctx context.Context, o Options, layers int) ([]*Result, error) {
 	if err := os.MkdirAll(o.Out, 0o755); err != nil {
 		return nil, err
@@ -177,12 +235,13 @@ func Modes(ctx context.Context, o Options, layers int) ([]*Result, error) {
 		}
 		results = append(results, r)
 	}
-	k := results[len(results)-1].FinalFrozen
-	statics := []Mode{}
-	if k > 0 && k != layers-1 {
-		statics = append(statics, Mode{fmt.Sprintf("static-%d", k), fmt.Sprintf("the first %d layers frozen from the start (AutoFreeze's final K)", k), []string{"--freeze", strconv.Itoa(k)}})
+	// Static freezing of every k, with the cache: the best of these, chosen
+	// in hindsight, is what adaptive freezing has to beat.
+	var statics []Mode
+	for k := 1; k < layers; k++ {
+		statics = append(statics, Mode{fmt.Sprintf("static-%d", k), fmt.Sprintf("the first %d layers frozen from the start, activations cached on disk", k),
+			[]string{"--freeze", strconv.Itoa(k), "--cache", "disk"}})
 	}
-	statics = append(statics, Mode{fmt.Sprintf("static-%d", layers-1), "all layers but the last frozen from the start", []string{"--freeze", strconv.Itoa(layers - 1)}})
 	for _, m := range statics {
 		r, err := RunMode(ctx, o, m)
 		if err != nil {

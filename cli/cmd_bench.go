@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strconv"
 	"strings"
 
 	ucli "github.com/urfave/cli/v2"
@@ -39,7 +41,9 @@ func benchCommand() *ucli.Command {
 			&ucli.IntFlag{Name: "max-length", Value: 128, Usage: "tokens per example"},
 			&ucli.IntFlag{Name: "batch-size", Value: 16, Usage: "batch size"},
 			&ucli.Float64Flag{Name: "lr", Value: 1e-4, Usage: "peak learning rate"},
-			&ucli.Uint64Flag{Name: "seed", Value: 42, Usage: "seed"},
+			&ucli.StringFlag{Name: "seeds", Value: "42", Usage: "comma-separated seeds; every mode runs once per seed (the time-to-accuracy protocol asks for at least 3)"},
+			&ucli.IntFlag{Name: "eval-every", Usage: "held-out evaluation every N steps in every run (0: at epoch ends); the time to target is read off these"},
+			&ucli.Float64Flag{Name: "target-drop", Value: 0.3, Usage: "the target is full fine-tuning's mean best held-out accuracy minus this many points"},
 			&ucli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "CPU threads for every mode"},
 			&ucli.StringSliceFlag{Name: "train-arg", Usage: "extra flag for every train run (repeatable), e.g. --train-arg=--freeze-intervals=10"},
 			ortLibFlag(),
@@ -53,8 +57,12 @@ func benchCommand() *ucli.Command {
 				Exe: exe, Out: c.String("out"), Model: c.String("model"), Train: c.String("train"), Test: c.String("test"),
 				TrainLimit: c.Int("train-limit"), EvalLimit: c.Int("eval-limit"), TestLimit: c.Int("test-limit"),
 				Epochs: c.Int("epochs"), MaxLength: c.Int("max-length"), BatchSize: c.Int("batch-size"),
-				LR: c.Float64("lr"), Seed: c.Uint64("seed"), Threads: c.Int("threads"),
+				LR: c.Float64("lr"), Threads: c.Int("threads"), EvalEvery: c.Int("eval-every"),
 				TrainArgs: c.StringSlice("train-arg"), Logger: logger(c),
+			}
+			seeds, err := parseSeeds(c.String("seeds"))
+			if err != nil {
+				return usageError(err)
 			}
 			if c.Bool("quick") {
 				if err := quickSetup(&o); err != nil {
@@ -68,10 +76,23 @@ func benchCommand() *ucli.Command {
 			if err != nil {
 				return usageError(err)
 			}
-			results, err := bench.Modes(c.Context, o, cfg.NumLayers)
-			if err != nil {
-				return err
+			// Every seed's runs go to OUT/seed-S; the tables and the plot of
+			// the first seed's runs are those of a single bench.
+			var all, first []*bench.Result
+			firstOpts := o
+			for i, seed := range seeds {
+				so := o
+				so.Seed, so.Out = seed, filepath.Join(o.Out, fmt.Sprintf("seed-%d", seed))
+				results, err := bench.Modes(c.Context, so, cfg.NumLayers)
+				if err != nil {
+					return err
+				}
+				all = append(all, results...)
+				if i == 0 {
+					first, firstOpts = results, so
+				}
 			}
+			o, results := firstOpts, first
 			var pc *bench.PrefixCosts
 			for _, r := range results {
 				if r.Mode.Name == "autofreeze-disk" && r.FinalFrozen > 0 {
@@ -80,9 +101,25 @@ func benchCommand() *ucli.Command {
 					}
 				}
 			}
+			summary, err := bench.Summarize(o, all, "full", c.Float64("target-drop")/100)
+			if err != nil {
+				return err
+			}
+			summary.Command, summary.Machine = "autofreeze"+commandLine(), machineDescription()
+			var js bytes.Buffer
+			if err := summary.WriteJSON(&js); err != nil {
+				return err
+			}
+			out := c.String("out")
+			summaryPath := filepath.Join(out, "summary.json")
+			if err := atomicfile.WriteFile(summaryPath, js.Bytes()); err != nil {
+				return err
+			}
 			var md bytes.Buffer
 			bench.Markdown(&md, o, results, pc, "autofreeze"+commandLine(), machineDescription())
-			if err := atomicfile.WriteFile(filepath.Join(o.Out, "BENCHMARKS.md"), md.Bytes()); err != nil {
+			fmt.Fprintf(&md, "\n## Time to accuracy (%d seed(s))\n\n", len(seeds))
+			summary.Markdown(&md, "full")
+			if err := atomicfile.WriteFile(filepath.Join(out, "BENCHMARKS.md"), md.Bytes()); err != nil {
 				return err
 			}
 			var runs []*report.Run
@@ -90,14 +127,30 @@ func benchCommand() *ucli.Command {
 				r.Run.Name = r.Mode.Name
 				runs = append(runs, r.Run)
 			}
-			if err := report.PNG(filepath.Join(o.Out, "accuracy.png"), runs...); err != nil {
+			if err := report.PNG(filepath.Join(out, "accuracy.png"), runs...); err != nil {
 				return err
 			}
 			c.App.Writer.Write(md.Bytes())
-			fmt.Fprintf(c.App.Writer, "\nwrote %s and %s\n", filepath.Join(o.Out, "BENCHMARKS.md"), filepath.Join(o.Out, "accuracy.png"))
+			fmt.Fprintf(c.App.Writer, "\nwrote %s, %s and %s\n", filepath.Join(out, "BENCHMARKS.md"), filepath.Join(out, "summary.json"), filepath.Join(out, "accuracy.png"))
 			return nil
 		},
 	}
+}
+
+// parseSeeds reads --seeds: distinct unsigned integers, comma-separated.
+func parseSeeds(s string) ([]uint64, error) {
+	var seeds []uint64
+	for _, f := range strings.Split(s, ",") {
+		v, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("--seeds %q: %q is not an unsigned integer (want e.g. 42,43,44)", s, f)
+		}
+		if slices.Contains(seeds, v) {
+			return nil, fmt.Errorf("--seeds %q: seed %d given twice", s, v)
+		}
+		seeds = append(seeds, v)
+	}
+	return seeds, nil
 }
 
 // commandLine is this process's arguments, for the record.
@@ -127,6 +180,9 @@ func quickSetup(o *bench.Options) error {
 	}
 	o.TrainLimit, o.EvalLimit, o.TestLimit = 360, 40, 100
 	o.Epochs, o.MaxLength, o.BatchSize, o.LR, o.Threads = 3, 24, 16, 5e-3, 1
+	if o.EvalEvery == 0 {
+		o.EvalEvery = 5
+	}
 	o.TrainArgs = append(o.TrainArgs, "--freeze-intervals", "10", "--engine", "onnx")
 	return nil
 }
