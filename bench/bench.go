@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -214,35 +215,56 @@ func runChild(ctx context.Context, o Options, args []string, logPath string) (*o
 	return cmd.ProcessState, nil
 }
 
-// Modes runs every mode with o.Seed: full fine-tuning, AutoFreeze without
-// a cache and with the memory and disk caches, then static freezing of
-// every k from 1 to all layers but the last.
-func Modes(ctx context.Context, o Options, layers int) ([]*Result, error) {
-	if err := os.MkdirAll(o.Out, 0o755); err != nil {
-		return nil, err
-	}
-	first := []Mode{
+// AllModes lists every mode for a model of the given number of layers:
+// full fine-tuning, AutoFreeze without a cache and with the memory and disk
+// caches, then static freezing of every k from 1 to all layers but the
+// last, with the disk cache (the best of these, chosen in hindsight, is
+// what adaptive freezing has to beat).
+func AllModes(layers int) []Mode {
+	modes := []Mode{
 		{"full", "full fine-tuning (no freezing)", []string{"--freeze", "off"}},
 		{"autofreeze-nocache", "AutoFreeze, frozen prefix recomputed under no-grad", []string{"--freeze", "auto", "--cache", "off"}},
 		{"autofreeze-memory", "AutoFreeze, activations cached in memory", []string{"--freeze", "auto", "--cache", "memory"}},
 		{"autofreeze-disk", "AutoFreeze, activations cached on disk", []string{"--freeze", "auto", "--cache", "disk"}},
 	}
-	var results []*Result
-	for _, m := range first {
-		r, err := RunMode(ctx, o, m)
-		if err != nil {
-			return results, err
-		}
-		results = append(results, r)
-	}
-	// Static freezing of every k, with the cache: the best of these, chosen
-	// in hindsight, is what adaptive freezing has to beat.
-	var statics []Mode
 	for k := 1; k < layers; k++ {
-		statics = append(statics, Mode{fmt.Sprintf("static-%d", k), fmt.Sprintf("the first %d layers frozen from the start, activations cached on disk", k),
+		modes = append(modes, Mode{fmt.Sprintf("static-%d", k), fmt.Sprintf("the first %d layers frozen from the start, activations cached on disk", k),
 			[]string{"--freeze", strconv.Itoa(k), "--cache", "disk"}})
 	}
-	for _, m := range statics {
+	return modes
+}
+
+// SelectModes keeps the modes named in names (all when names is empty), in
+// AllModes' order; an unknown name is an error that lists the known ones.
+func SelectModes(all []Mode, names []string) ([]Mode, error) {
+	if len(names) == 0 {
+		return all, nil
+	}
+	var known []string
+	for _, m := range all {
+		known = append(known, m.Name)
+	}
+	for _, n := range names {
+		if !slices.Contains(known, n) && !slices.Contains(PyTorchModes, n) {
+			return nil, fmt.Errorf("unknown mode %q: want some of %s, %s", n, strings.Join(known, ", "), strings.Join(PyTorchModes, ", "))
+		}
+	}
+	var out []Mode
+	for _, m := range all {
+		if slices.Contains(names, m.Name) {
+			out = append(out, m)
+		}
+	}
+	return out, nil
+}
+
+// Modes runs the given modes with o.Seed, in order.
+func Modes(ctx context.Context, o Options, modes []Mode) ([]*Result, error) {
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return nil, err
+	}
+	var results []*Result
+	for _, m := range modes {
 		r, err := RunMode(ctx, o, m)
 		if err != nil {
 			return results, err

@@ -16,6 +16,7 @@ import (
 	"github.com/autofreeze/autofreeze/internal/atomicfile"
 	"github.com/autofreeze/autofreeze/internal/tinymodel"
 	"github.com/autofreeze/autofreeze/model"
+	"github.com/autofreeze/autofreeze/precision"
 	"github.com/autofreeze/autofreeze/report"
 )
 
@@ -43,6 +44,9 @@ func benchCommand() *ucli.Command {
 			&ucli.Float64Flag{Name: "lr", Value: 1e-4, Usage: "peak learning rate"},
 			&ucli.StringFlag{Name: "seeds", Value: "42", Usage: "comma-separated seeds; every mode runs once per seed (the time-to-accuracy protocol asks for at least 3)"},
 			&ucli.IntFlag{Name: "eval-every", Usage: "held-out evaluation every N steps in every run (0: at epoch ends); the time to target is read off these"},
+			&ucli.StringFlag{Name: "modes", Usage: "comma-separated modes to run (default: every one; full is always needed, it defines the target): full, autofreeze-nocache, autofreeze-memory, autofreeze-disk, static-K, pytorch-fp32, pytorch-bf16"},
+			&ucli.StringFlag{Name: "pytorch-python", Usage: "python of the PyTorch baseline's venv (scripts/pytorch_venv.sh prints it): adds pytorch-fp32 (and pytorch-bf16 where the CPU has native bf16) on the same batches"},
+			&ucli.StringFlag{Name: "pytorch-script", Value: "scripts/pytorch_baseline.py", Usage: "the PyTorch baseline script"},
 			&ucli.Float64Flag{Name: "target-drop", Value: 0.3, Usage: "the target is full fine-tuning's mean best held-out accuracy minus this many points"},
 			&ucli.IntFlag{Name: "threads", Value: runtime.NumCPU(), Usage: "CPU threads for every mode"},
 			&ucli.StringSliceFlag{Name: "train-arg", Usage: "extra flag for every train run (repeatable), e.g. --train-arg=--freeze-intervals=10"},
@@ -76,6 +80,11 @@ func benchCommand() *ucli.Command {
 			if err != nil {
 				return usageError(err)
 			}
+			modes, pytorchModes, err := benchModes(c, cfg.NumLayers)
+			if err != nil {
+				return usageError(err)
+			}
+			pt := bench.PyTorch{Python: c.String("pytorch-python"), Script: c.String("pytorch-script")}
 			// Every seed's runs go to OUT/seed-S; the tables and the plot of
 			// the first seed's runs are those of a single bench.
 			var all, first []*bench.Result
@@ -83,9 +92,16 @@ func benchCommand() *ucli.Command {
 			for i, seed := range seeds {
 				so := o
 				so.Seed, so.Out = seed, filepath.Join(o.Out, fmt.Sprintf("seed-%d", seed))
-				results, err := bench.Modes(c.Context, so, cfg.NumLayers)
+				results, err := bench.Modes(c.Context, so, modes)
 				if err != nil {
 					return err
+				}
+				for _, name := range pytorchModes {
+					r, err := bench.RunPyTorch(c.Context, so, pt, strings.TrimPrefix(name, "pytorch-"))
+					if err != nil {
+						return err
+					}
+					results = append(results, r)
 				}
 				all = append(all, results...)
 				if i == 0 {
@@ -135,6 +151,36 @@ func benchCommand() *ucli.Command {
 			return nil
 		},
 	}
+}
+
+// benchModes reads --modes and --pytorch-python: our modes to run, and the
+// PyTorch baseline's.
+func benchModes(c *ucli.Context, layers int) ([]bench.Mode, []string, error) {
+	var names []string
+	for _, n := range strings.Split(c.String("modes"), ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	if len(names) > 0 && !slices.Contains(names, "full") {
+		return nil, nil, fmt.Errorf("--modes %q: full is needed (its best held-out accuracy defines the target)", c.String("modes"))
+	}
+	modes, err := bench.SelectModes(bench.AllModes(layers), names)
+	if err != nil {
+		return nil, nil, fmt.Errorf("--modes: %w", err)
+	}
+	var pytorch []string
+	for _, n := range bench.PyTorchModes {
+		asked := slices.Contains(names, n)
+		if asked && c.String("pytorch-python") == "" {
+			return nil, nil, fmt.Errorf("--modes %s: needs --pytorch-python (the venv scripts/pytorch_venv.sh makes)", n)
+		}
+		native := n != "pytorch-bf16" || precision.DetectCPU().NativeBF16()
+		if asked || (len(names) == 0 && c.String("pytorch-python") != "" && native) {
+			pytorch = append(pytorch, n)
+		}
+	}
+	return modes, pytorch, nil
 }
 
 // parseSeeds reads --seeds: distinct unsigned integers, comma-separated.

@@ -2,20 +2,15 @@ package cli
 
 import (
 	ucli "github.com/urfave/cli/v2"
-	"github.com/urfave/cli/v2/altsrc"
 
 	"github.com/autofreeze/autofreeze/precision"
 )
 
 const precisionUsage = "arithmetic of the model: fp32, bf16 (mixed precision as autocast: matmuls in bfloat16, the rest and the weights float32; needs AVX512-BF16 or AMX on a CPU) or auto (bf16 where the CPU has it)"
 
-// precisionFlag is --precision; inYAML makes it a key of train's --config.
-func precisionFlag(inYAML bool) ucli.Flag {
-	f := &ucli.StringFlag{Name: "precision", Value: string(precision.FP32), Usage: precisionUsage}
-	if inYAML {
-		return altsrc.NewStringFlag(f)
-	}
-	return f
+// precisionFlag is --precision (also a key of train's --config file).
+func precisionFlag() ucli.Flag {
+	return &ucli.StringFlag{Name: "precision", Value: string(precision.FP32), Usage: precisionUsage}
 }
 
 // resolvePrecision reads --precision and resolves it for this CPU; a
