@@ -42,6 +42,26 @@ func CreateShard(dir string, i, n int, fp Fingerprint, hidden int, opts *WriterO
 	})
 }
 
+// VerifyShard checks that shard i of n in dir is finished for want, as a rerun of its build
+// must find it before skipping the work: its fragment reads and names that shard, has the
+// fingerprint want, and describes the shard file, whose size, SHA-256, header and every chunk
+// checksum verify. A shard left by a killed or older build, or whose fragment was damaged,
+// fails, and the build writes both again.
+func VerifyShard(dir string, i, n int, want Fingerprint) error {
+	path := filepath.Join(dir, fragmentName(i, n))
+	f, err := readManifestFile(path, fragmentFormat)
+	if err != nil {
+		return err
+	}
+	if *f.Shard != i || f.Of != n || f.Shards[0].File != ShardName(i, n) {
+		return corruptf(path, -1, "", "fragment says shard %d of %d", *f.Shard, f.Of)
+	}
+	if f.Fingerprint != want {
+		return staleError(path, f.Fingerprint, want)
+	}
+	return checkShard(dir, f.Shards[0], f, true)
+}
+
 // CombineOptions configures Combine. The zero value means the defaults.
 type CombineOptions struct {
 	// Want, when set, is the fingerprint the shards must have; fragments of other

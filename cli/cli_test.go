@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,6 +125,14 @@ func TestBadInput(t *testing.T) {
 		}
 		return p
 	}
+	huge, foreign, broken, nanW := hugeLayersModel(t, f.dir), foreignTokenizerModel(t, f.dir), brokenWeightsModel(t, f.dir), nanWeightsModel(t, f.dir)
+	texts := write("texts.txt", "a good movie\nsuperb\n")
+	train := func(out string, extra ...string) []string {
+		return append([]string{"train", "--model", f.model, "--train", f.train, "--eval", f.eval, "--out", filepath.Join(f.dir, out)}, extra...)
+	}
+	cacheBuild := func(m, out string, extra ...string) []string {
+		return append([]string{"cache", "build", "--model", m, "--layers", "0:2", "--data", f.train, "--out", filepath.Join(f.dir, out), "--max-length", "24"}, extra...)
+	}
 	unsupported := filepath.Join(f.dir, "roberta")
 	os.MkdirAll(unsupported, 0o755)
 	write("roberta/config.json", `{"model_type": "roberta", "hidden_size": 8}`)
@@ -153,6 +162,44 @@ func TestBadInput(t *testing.T) {
 		{"launch without a command", []string{"launch", "--nproc-per-node", "2"}, ExitUsage, "give the command to run"},
 		{"plan without inputs", []string{"plan"}, ExitUsage, "autofreeze plan profile"},
 		{"train with a broken launcher environment", []string{"train", "--model", f.model, "--train", f.train, "--out", filepath.Join(f.dir, "r14")}, ExitUsage, "RANK is not set"},
+
+		// Issue 14.1: a config.json declaring a billion layers is refused
+		// before anything is allocated for them.
+		{"huge layer count: train", []string{"train", "--model", huge, "--train", f.train, "--out", filepath.Join(f.dir, "h1")}, ExitUsage, "num_hidden_layers 1000000000"},
+		{"huge layer count: encode", []string{"encode", "--model", huge, "--input", texts, "--output", filepath.Join(f.dir, "h.jsonl")}, ExitUsage, "num_hidden_layers 1000000000"},
+		{"huge layer count: export", []string{"export", "--model", huge, "--output", filepath.Join(f.dir, "h.onnx")}, ExitUsage, "num_hidden_layers 1000000000"},
+		{"huge layer count: cache build", cacheBuild(huge, "hc"), ExitUsage, "num_hidden_layers 1000000000"},
+		// Issue 14.3: token ids past vocab_size are refused at load.
+		{"token id beyond vocab_size: train", []string{"train", "--model", foreign, "--train", f.train, "--out", filepath.Join(f.dir, "v1")}, ExitUsage, `"superb" has id 100, but the model's config.json has vocab_size 40`},
+		{"token id beyond vocab_size: encode", []string{"encode", "--model", foreign, "--input", texts, "--output", filepath.Join(f.dir, "v.jsonl"), "--max-length", "24"}, ExitUsage, "vocab_size 40"},
+		{"token id beyond vocab_size: cache build", cacheBuild(foreign, "vc"), ExitUsage, "vocab_size 40"},
+		// Issue 14.4: thread counts are bounded.
+		{"threads 100000", train("t1", "--threads", "100000"), ExitUsage, "--threads 100000: want 0 (one per core) to 1024"},
+		{"threads 100000: encode", []string{"encode", "--model", f.model, "--input", texts, "--output", filepath.Join(f.dir, "t.jsonl"), "--threads", "100000"}, ExitUsage, "--threads 100000"},
+		{"threads 100000: cache build", cacheBuild(f.model, "tc", "--threads", "100000"), ExitUsage, "--threads 100000"},
+		// Issue 14.5: NaN, infinite, negative and explicit zero settings.
+		{"warmup-ratio NaN", train("n1", "--warmup-ratio", "NaN"), ExitUsage, "--warmup-ratio NaN"},
+		{"lr NaN", train("n2", "--lr", "NaN"), ExitUsage, "--lr NaN"},
+		{"lr Inf", train("n3", "--lr", "Inf"), ExitUsage, "--lr +Inf"},
+		{"weight-decay -5", train("n4", "--weight-decay", "-5"), ExitUsage, "--weight-decay -5"},
+		{"max-grad-norm NaN", train("n5", "--max-grad-norm", "NaN"), ExitUsage, "--max-grad-norm NaN"},
+		{"freeze-intervals -5", train("n6", "--freeze-intervals", "-5"), ExitUsage, "--freeze-intervals -5"},
+		{"threads -4", train("n7", "--threads", "-4"), ExitUsage, "--threads -4"},
+		{"dist-timeout -5s", train("n8", "--dist-timeout", "-5s"), ExitUsage, "--dist-timeout -5s"},
+		{"several bad settings at once", train("n9", "--lr", "NaN", "--epochs", "-1"), ExitUsage, "invalid settings:\n  --epochs -1"},
+		{"explicit lr 0 is not the default", train("z1", "--lr", "0"), ExitUsage, "--lr 0: want a positive learning rate"},
+		{"explicit max-length 0 is not the default", train("z2", "--max-length", "0"), ExitUsage, "--max-length 0"},
+		{"explicit batch-size 0 is not the default", train("z3", "--batch-size", "0"), ExitUsage, "--batch-size 0"},
+		{"explicit epochs 0 is not the default", train("z4", "--epochs", "0"), ExitUsage, "--epochs 0"},
+		{"explicit seed 0 is not the default", train("z5", "--seed", "0"), ExitUsage, "--seed 0"},
+		{"freeze 99 on a 4-layer model, before reading the weights", []string{"train", "--model", broken, "--train", f.train, "--out", filepath.Join(f.dir, "f99"), "--freeze", "99"}, ExitUsage, "freeze 99: " + broken + " has 4 layers, so --freeze N takes 0 to 3"},
+		{"cache build max-length 0", cacheBuild(f.model, "c1", "--max-length", "0"), ExitUsage, "--max-length 0: want 2 to the model's max_position_embeddings 64"},
+		{"cache build max-length -3", cacheBuild(f.model, "c2", "--max-length", "-3"), ExitUsage, "--max-length -3"},
+		{"cache build max-length 100000", cacheBuild(f.model, "c3", "--max-length", "100000"), ExitUsage, "--max-length 100000"},
+		{"cache build batch-size 0", cacheBuild(f.model, "c4", "--batch-size", "0"), ExitUsage, "--batch-size 0: want at least 1"},
+		{"encode max-length 100000", []string{"encode", "--model", f.model, "--input", texts, "--output", filepath.Join(f.dir, "m.jsonl"), "--max-length", "100000"}, ExitUsage, "--max-length 100000"},
+		// Issue 14.12: NaN weights are refused, naming the tensor.
+		{"NaN weight", []string{"train", "--model", nanW, "--train", f.train, "--out", filepath.Join(f.dir, "w1")}, ExitUsage, `"encoder.layer.2.attention.self.key.weight" holds NaN`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -160,7 +207,7 @@ func TestBadInput(t *testing.T) {
 				t.Setenv("WORLD_SIZE", "2") // a launcher that set only part of torchrun's contract
 			}
 			args := append([]string{"--quiet"}, tc.args...)
-			if tc.args[0] == "train" {
+			if tc.args[0] == "train" && !slices.Contains(tc.args, "--max-length") {
 				args = append(args, "--max-length", "24")
 			}
 			code, _, stderr := cmd(t, args...)

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -13,19 +12,12 @@ import (
 	"github.com/autofreeze/autofreeze/cachefmt"
 	"github.com/autofreeze/autofreeze/frozen"
 	"github.com/autofreeze/autofreeze/frozen/export"
+	"github.com/autofreeze/autofreeze/internal/dirlock"
 	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/precompute"
+	"github.com/autofreeze/autofreeze/run"
 	"github.com/autofreeze/autofreeze/text"
 )
-
-func init() {
-	// Order matters: a cache can be stale and corrupt at once; stale wins.
-	mapError(cachefmt.ErrStale, ExitStale)
-	mapError(cachefmt.ErrMissing, ExitCorrupt)
-	mapError(cachefmt.ErrVersion, ExitCorrupt)
-	mapError(cachefmt.ErrCorrupt, ExitCorrupt)
-	mapError(frozen.ErrRuntime, ExitFailure)
-}
 
 func cacheCommand() *ucli.Command {
 	return &ucli.Command{
@@ -44,7 +36,7 @@ func engineFlags() []ucli.Flag {
 	return []ucli.Flag{
 		&ucli.StringFlag{Name: "dtype", Value: "fp16", Usage: "cache precision: fp32, fp16 or bf16"},
 		&ucli.IntFlag{Name: "batch-size", Value: 32, Usage: "examples per ONNX Runtime run"},
-		&ucli.IntFlag{Name: "threads", Usage: "ONNX Runtime intra-op threads (0: one per core)"},
+		&ucli.IntFlag{Name: "threads", Usage: fmt.Sprintf("ONNX Runtime intra-op threads (0: one per core; at most %d)", run.MaxThreads)},
 		&ucli.BoolFlag{Name: "fused", Usage: "export with ONNX Runtime's fused operators"},
 		&ucli.BoolFlag{Name: "int8", Usage: "with --fused: int8 weights in the projections (faster on CPU; part of the fingerprint)"},
 		&ucli.StringFlag{Name: "provider", Value: "cpu", Usage: "execution provider: cpu, cuda or tensorrt"},
@@ -53,6 +45,20 @@ func engineFlags() []ucli.Flag {
 		&ucli.BoolFlag{Name: "trt-fp16", Usage: "let TensorRT compute in fp16"},
 		ortLibFlag(),
 	}
+}
+
+// checkEngineFlags checks the numbers engineFlags takes.
+func checkEngineFlags(c *ucli.Context) error {
+	if n := c.Int("batch-size"); n < 1 {
+		return usagef("--batch-size %d: want at least 1", n)
+	}
+	if err := run.CheckThreads(c.Int("threads")); err != nil {
+		return usagef("--%v", err)
+	}
+	if d := c.Int("device"); d < 0 {
+		return usagef("--device %d: want a GPU id (0 or more)", d)
+	}
+	return nil
 }
 
 // parseShard parses "I/N".
@@ -107,9 +113,15 @@ func cacheBuildCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "format", Usage: "csv, tsv or jsonl (default: by extension)"},
 		}, engineFlags()...),
 		Action: func(c *ucli.Context) error {
+			if err := checkEngineFlags(c); err != nil {
+				return err
+			}
 			cfg, err := model.LoadConfig(c.String("model"))
 			if err != nil {
 				return usageError(err)
+			}
+			if err := checkMaxLength(c.Int("max-length"), cfg); err != nil {
+				return err
 			}
 			rng, err := model.ParseRange(c.String("layers"), cfg.NumLayers)
 			if err != nil {
@@ -130,6 +142,9 @@ func cacheBuildCommand() *ucli.Command {
 			if err != nil {
 				return usageError(err)
 			}
+			if err := tok.CheckVocabSize(cfg.VocabSize); err != nil {
+				return usageError(err)
+			}
 			ds, err := text.LoadDataset(c.String("data"), text.DatasetOptions{Format: c.String("format"),
 				TextColumn: c.String("text-column"), TextPairColumn: c.String("text-pair-column"), LabelColumn: c.String("label-column")})
 			if err != nil {
@@ -147,6 +162,11 @@ func cacheBuildCommand() *ucli.Command {
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
+			lock, err := lockShard(c, "autofreeze cache build", out, shard, of)
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
 			labels, err := exampleLabels(ds)
 			if err != nil {
 				return usageError(err)
@@ -166,11 +186,42 @@ func cacheBuildCommand() *ucli.Command {
 			}
 			defer closeRunner()
 			if err := precompute.Build(c.Context, job, frozen.Engine{Runner: runner}); err != nil {
-				return err
+				return stoppedShard(c, err)
 			}
 			return combineIfComplete(c, out, fp, of)
 		},
 	}
+}
+
+// lockShard makes shard i of n of the cache in dir this process's to build
+// (package dirlock): batch jobs build different shards into one directory
+// at once, but two builds of the same shard would overwrite each other.
+// The lock file's name starts with cachefmt.TempPrefix: it is a temporary
+// file of the cache directory, which a build removes when it ends (and
+// cachefmt.CleanTemp when a killed build left it, an hour later; the
+// holder refreshes it every minute).
+func lockShard(c *ucli.Context, command, dir string, i, n int) (*dirlock.Lock, error) {
+	l, err := dirlock.Acquire(dir, shardLockName(i, n), command)
+	if err != nil {
+		return nil, err
+	}
+	if l.Stale != nil {
+		logger(c).Info("taking over the shard from a build that no longer runs", "holder", l.Stale.String())
+	}
+	return l, nil
+}
+
+// stoppedShard says what to do about a build that stopped on a signal.
+func stoppedShard(c *ucli.Context, err error) error {
+	if err == nil || c.Context.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("the shard is not finished (%w); its temporary files are removed, and finished shards are kept: run the same command to build it", err)
+}
+
+// shardLockName is the lock file of shard i of n in a cache directory.
+func shardLockName(i, n int) string {
+	return cachefmt.TempPrefix + "lock-" + strings.TrimSuffix(cachefmt.ShardName(i, n), ".afc")
 }
 
 // exampleLabels are the label ids of a dataset in label-set order, or nil
@@ -236,6 +287,9 @@ func cacheAdvanceCommand() *ucli.Command {
 			&ucli.StringFlag{Name: "out", Usage: "the new cache directory", Required: true},
 		}, engineFlags()...),
 		Action: func(c *ucli.Context) error {
+			if err := checkEngineFlags(c); err != nil {
+				return err
+			}
 			m, err := cachefmt.ReadManifest(c.String("cache"))
 			if err != nil {
 				return err
@@ -277,6 +331,11 @@ func cacheAdvanceCommand() *ucli.Command {
 			if err := os.MkdirAll(out, 0o755); err != nil {
 				return err
 			}
+			lock, err := lockShard(c, "autofreeze cache advance", out, 0, 1)
+			if err != nil {
+				return err
+			}
+			defer lock.Release()
 			runner, closeRunner, err := openPrefixRunner(c, cfg, w, model.Range{Start: k, End: k2})
 			if err != nil {
 				return err
@@ -285,7 +344,7 @@ func cacheAdvanceCommand() *ucli.Command {
 			log := logger(c)
 			job := precompute.Job{Dir: out, Of: 1, Fingerprint: fp, Hidden: cfg.HiddenSize, BatchSize: c.Int("batch-size"), Logger: log,
 				Progress: func(done, total int) { log.Info("cache advance", "rows", done, "of", total) }}
-			return precompute.Advance(context.Background(), job, frozen.Engine{Runner: runner}, src)
+			return stoppedShard(c, precompute.Advance(c.Context, job, frozen.Engine{Runner: runner}, src))
 		},
 	}
 }
@@ -375,6 +434,11 @@ func oneDirArg(c *ucli.Context, name string) (string, error) {
 		return "", usagef("%s: give the cache directory", name)
 	case len(args) > 1:
 		return "", usagef("%s: unexpected %q after the directory: put flags before DIR", name, args[1])
+	}
+	if fi, err := os.Stat(args[0]); errors.Is(err, os.ErrNotExist) {
+		return "", usagef("%s: %s does not exist: give a cache directory (the --out of cache build)", name, args[0])
+	} else if err == nil && !fi.IsDir() {
+		return "", usagef("%s: %s is a file, not a cache directory: give the directory that holds its manifest.json", name, args[0])
 	}
 	return args[0], nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/autofreeze/autofreeze/internal/atomicfile"
 	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/precision"
+	"github.com/autofreeze/autofreeze/run"
 	"github.com/autofreeze/autofreeze/text"
 )
 
@@ -48,8 +49,8 @@ func encodeCommand() *ucli.Command {
 			&ucli.IntFlag{Name: "max-length", Value: 128, Usage: "truncate texts to this many tokens"},
 			&ucli.IntFlag{Name: "batch-size", Value: 32, Usage: "texts per forward pass"},
 			&ucli.StringFlag{Name: "engine", Value: "torch", Usage: "torch (libtorch via gotch) or onnx (ONNX Runtime)"},
-			&ucli.IntFlag{Name: "threads", Usage: "CPU threads (0: all cores)"},
-			precisionFlag(false),
+			&ucli.IntFlag{Name: "threads", Usage: fmt.Sprintf("CPU threads (0: all cores; at most %d)", run.MaxThreads)},
+			precisionFlag(),
 			ortLibFlag(),
 		},
 		Action: func(c *ucli.Context) error {
@@ -73,6 +74,15 @@ func encodeCommand() *ucli.Command {
 	}
 }
 
+// checkMaxLength checks --max-length of a command that encodes texts for
+// the model: [CLS] and [SEP] at least, and no more than its positions.
+func checkMaxLength(n int, cfg *model.Config) error {
+	if n < 2 || n > cfg.MaxPositions {
+		return usagef("--max-length %d: want 2 to the model's max_position_embeddings %d", n, cfg.MaxPositions)
+	}
+	return nil
+}
+
 // hiddenFunc runs the whole encoder on a padded batch and returns
 // [Size, SeqLen, hidden] hidden states.
 type hiddenFunc func(b text.Batch) ([]float32, error)
@@ -83,18 +93,24 @@ func runEncode(opts encodeOptions, log interface{ Info(string, ...any) }) error 
 	default:
 		return usagef("--pool %q: want none, cls or mean", opts.Pool)
 	}
-	if opts.MaxLength < 2 || opts.BatchSize < 1 {
-		return usagef("--max-length must be at least 2 and --batch-size at least 1")
+	if opts.BatchSize < 1 {
+		return usagef("--batch-size %d: want at least 1", opts.BatchSize)
+	}
+	if err := run.CheckThreads(opts.Threads); err != nil {
+		return usagef("--%v", err)
 	}
 	cfg, err := model.LoadConfig(opts.ModelDir)
 	if err != nil {
 		return usageError(err)
 	}
-	if opts.MaxLength > cfg.MaxPositions {
-		return usagef("--max-length %d exceeds the model's max_position_embeddings %d", opts.MaxLength, cfg.MaxPositions)
+	if err := checkMaxLength(opts.MaxLength, cfg); err != nil {
+		return err
 	}
 	tok, err := text.LoadTokenizer(opts.ModelDir)
 	if err != nil {
+		return usageError(err)
+	}
+	if err := tok.CheckVocabSize(cfg.VocabSize); err != nil {
 		return usageError(err)
 	}
 	texts, err := readTexts(opts.Input)

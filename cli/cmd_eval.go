@@ -25,7 +25,7 @@ func inferenceFlags() []ucli.Flag {
 		&ucli.IntFlag{Name: "max-length", Usage: "truncate texts to this many tokens (default: as trained)"},
 		&ucli.IntFlag{Name: "batch-size", Value: 64, Usage: "examples per batch"},
 		&ucli.IntFlag{Name: "threads", Usage: "CPU threads (0: all cores)"},
-		precisionFlag(false),
+		precisionFlag(),
 	}
 }
 

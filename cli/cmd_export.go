@@ -2,6 +2,8 @@ package cli
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -28,6 +30,9 @@ func exportCommand() *ucli.Command {
 			&ucli.IntFlag{Name: "opset", Value: export.DefaultOpset, Usage: fmt.Sprintf("ONNX opset, %d..%d", export.MinOpset, export.MaxOpset)},
 		},
 		Action: func(c *ucli.Context) error {
+			if err := checkOutputFile(c.String("output"), "model.onnx"); err != nil {
+				return err
+			}
 			cfg, err := model.LoadConfig(c.String("model"))
 			if err != nil {
 				return usageError(err)
@@ -55,4 +60,19 @@ func exportCommand() *ucli.Command {
 			return nil
 		},
 	}
+}
+
+// checkOutputFile refuses, as a usage error, an output path that cannot be
+// a file to write: an existing directory, or one in a directory that does
+// not exist. example is a file name to suggest.
+func checkOutputFile(path, example string) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return usagef("--output %s is a directory: give the file to write, e.g. %s", path, filepath.Join(path, example))
+	}
+	if dir := filepath.Dir(path); dir != "" {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return usagef("--output %s: directory %s does not exist; create it first", path, dir)
+		}
+	}
+	return nil
 }

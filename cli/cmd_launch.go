@@ -3,8 +3,6 @@ package cli
 import (
 	"errors"
 	"os"
-	"os/signal"
-	"syscall"
 
 	ucli "github.com/urfave/cli/v2"
 
@@ -38,11 +36,10 @@ Example:
 			if c.NArg() == 0 {
 				return usageError(errors.New("launch: give the command to run after --, e.g. autofreeze launch --nproc-per-node 2 -- autofreeze train --config train.yaml"))
 			}
-			// SIGINT and SIGTERM stop the ranks gracefully (SIGTERM, then
-			// SIGKILL after --grace) instead of killing the launcher alone.
-			ctx, cancel := signal.NotifyContext(c.Context, syscall.SIGINT, syscall.SIGTERM)
-			defer cancel()
-			err := distributed.Launch(ctx, distributed.LaunchOptions{
+			// SIGINT and SIGTERM cancel c.Context (stopsOnSignal), which
+			// stops the ranks gracefully (SIGTERM, then SIGKILL after
+			// --grace) instead of killing the launcher alone.
+			err := distributed.Launch(c.Context, distributed.LaunchOptions{
 				Procs: c.Int("nproc-per-node"), MaxRestarts: c.Int("max-restarts"),
 				MasterAddr: c.String("master-addr"), MasterPort: c.Int("master-port"),
 				Command: c.Args().Slice(), Environ: os.Environ(),

@@ -87,6 +87,9 @@ func planProfileCommand() *ucli.Command {
 		Flags:  flags,
 		Before: loadConfigFile(flags),
 		Action: func(c *ucli.Context) error {
+			if err := checkOutputFile(c.String("output"), "profile.json"); err != nil {
+				return err
+			}
 			cfg := trainConfig(c)
 			if cfg.Out == "" {
 				cfg.Out = "unused" // profiling writes to a temporary directory

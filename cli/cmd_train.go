@@ -3,36 +3,36 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	ucli "github.com/urfave/cli/v2"
-	"github.com/urfave/cli/v2/altsrc"
+	"gopkg.in/yaml.v3"
 
 	"github.com/autofreeze/autofreeze/distributed"
+	"github.com/autofreeze/autofreeze/precision"
 	"github.com/autofreeze/autofreeze/report"
 	"github.com/autofreeze/autofreeze/run"
 )
-
-func init() {
-	mapError(run.ErrInput, ExitUsage)
-}
 
 // trainFlags are train's flags; each may also be set in the --config YAML
 // file under the same name (the form of a run directory's config.yaml).
 func trainFlags() []ucli.Flag {
 	d := run.Defaults()
 	str := func(name, value, usage string) ucli.Flag {
-		return altsrc.NewStringFlag(&ucli.StringFlag{Name: name, Value: value, Usage: usage})
+		return &ucli.StringFlag{Name: name, Value: value, Usage: usage}
 	}
 	num := func(name string, value int, usage string) ucli.Flag {
-		return altsrc.NewIntFlag(&ucli.IntFlag{Name: name, Value: value, Usage: usage})
+		return &ucli.IntFlag{Name: name, Value: value, Usage: usage}
 	}
 	real := func(name string, value float64, usage string) ucli.Flag {
-		return altsrc.NewFloat64Flag(&ucli.Float64Flag{Name: name, Value: value, Usage: usage})
+		return &ucli.Float64Flag{Name: name, Value: value, Usage: usage}
 	}
 	flag := func(name, usage string) ucli.Flag {
-		return altsrc.NewBoolFlag(&ucli.BoolFlag{Name: name, Usage: usage})
+		return &ucli.BoolFlag{Name: name, Usage: usage}
 	}
 	return []ucli.Flag{
 		&ucli.StringFlag{Name: "config", Usage: "YAML file of settings (keys as the flags'); flags override it"},
@@ -42,7 +42,7 @@ func trainFlags() []ucli.Flag {
 		str("eval", "", "evaluation data (default: hold out --eval-split of the training data)"),
 		real("eval-split", d.EvalSplit, "fraction of the training data held out when there is no --eval"),
 		str("out", "", "run directory"),
-		altsrc.NewUint64Flag(&ucli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed for shuffling, splitting, initialisation and dropout"}),
+		&ucli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed for shuffling, splitting, initialisation and dropout (not 0)"},
 		str("format", "", "data format: csv, tsv or jsonl (default: by extension)"),
 		str("text-column", "", "text column name, or 0-based index with --no-header (default \"text\")"),
 		str("text-pair-column", "", "second text column, for pair tasks"),
@@ -67,8 +67,8 @@ func trainFlags() []ucli.Flag {
 		num("log-every", d.LogEvery, "log training loss every N steps"),
 		num("save-every", 0, "also checkpoint every N steps"),
 		num("patience", 0, "stop after N evaluations without a better eval loss (0: never)"),
-		num("threads", 0, "CPU threads (0: all cores)"),
-		precisionFlag(true),
+		num("threads", 0, fmt.Sprintf("CPU threads (0: all cores; at most %d)", run.MaxThreads)),
+		precisionFlag(),
 		str("freeze", d.Freeze, "off, auto (AutoFreeze), N (freeze the first N layers) or schedule (PipeTransformer)"),
 		num("freeze-intervals", d.FreezeIntervals, "freeze decisions per run (interval = total steps / this)"),
 		real("freeze-percentile", d.FreezePercentile, "percentile of the layers' gradient changes below which a prefix freezes"),
@@ -77,7 +77,7 @@ func trainFlags() []ucli.Flag {
 		str("cache-switch", d.CacheSwitch, "start reading a new cache: epoch (next epoch) or immediate"),
 		str("cache-dtype", d.CacheDType, "cache precision: fp32, fp16 or bf16"),
 		str("engine", d.Engine, "what runs the frozen prefix to fill the cache: onnx (ONNX Runtime) or torch"),
-		altsrc.NewBoolFlag(&ucli.BoolFlag{Name: "fused", Value: true, Usage: "export the frozen prefix with ONNX Runtime's fused operators (15-30% faster on CPU; --fused=false for standard operators only)"}),
+		&ucli.BoolFlag{Name: "fused", Value: true, Usage: "export the frozen prefix with ONNX Runtime's fused operators (15-30% faster on CPU; --fused=false for standard operators only)"},
 		flag("int8", "export the frozen prefix with int8 projection weights (with --fused): faster on CPU, activations within about 1%"),
 		str("provider", d.Provider, "ONNX Runtime execution provider: cpu, cuda or tensorrt"),
 		str("mode", d.Mode, "data-parallel runs: performance (keep every worker) or efficiency (give workers back as layers freeze; needs --profile and autofreeze launch)"),
@@ -91,19 +91,137 @@ func trainFlags() []ucli.Flag {
 	}
 }
 
-// loadConfigFile fills flags from the --config YAML file (checked first,
-// so an unknown key is a usage error); flags given on the command line win.
+// loadConfigFile fills the flags from the --config YAML file (flags given
+// on the command line win), then checks every setting, so that train,
+// batches and plan profile refuse the same values with the same messages
+// whether they came from a flag or from the file (named with its line).
+//
+// The file's keys are the flags' names, and each value is parsed by its
+// flag exactly as on the command line: `batch-size: 1e3` fails as
+// `--batch-size 1e3` does.
 func loadConfigFile(flags []ucli.Flag) ucli.BeforeFunc {
 	return func(c *ucli.Context) error {
-		path := c.String("config")
-		if path == "" {
-			return nil
+		origin := map[string]string{}
+		if path := c.String("config"); path != "" {
+			if err := applyConfigFile(c, flags, path, origin); err != nil {
+				return usageError(err)
+			}
 		}
-		if _, err := run.LoadYAML(path); err != nil {
-			return usageError(err)
-		}
-		return altsrc.InitInputSourceWithContext(flags, altsrc.NewYamlSourceFromFlagFunc("config"))(c)
+		return checkSettings(c, origin)
 	}
+}
+
+// applyConfigFile sets every flag the file at path gives a value that the
+// command line did not; origin records "FILE:LINE" for each.
+func applyConfigFile(c *ucli.Context, flags []ucli.Flag, path string, origin map[string]string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return fmt.Errorf("%s: not valid YAML: %v", path, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 || doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].Tag == "!!null" {
+		return fmt.Errorf("%s: the file holds no settings: write one `key: value` per line, with the flags' names as keys (e.g. `model: DIR`)", path)
+	}
+	root := doc.Content[0]
+	if root.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s:%d: want `key: value` lines (a YAML mapping) with the flags' names as keys", path, root.Line)
+	}
+	byName := map[string]ucli.Flag{}
+	for _, f := range flags {
+		for _, name := range f.Names() {
+			if name != "config" {
+				byName[name] = f
+			}
+		}
+	}
+	seen := map[string]string{}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		at := fmt.Sprintf("%s:%d", path, k.Line)
+		f, ok := byName[k.Value]
+		switch {
+		case !ok && byName[strings.ReplaceAll(k.Value, "_", "-")] != nil:
+			return fmt.Errorf("%s: unknown key %q: did you mean %s? (the keys are the flags' names)", at, k.Value, strings.ReplaceAll(k.Value, "_", "-"))
+		case !ok:
+			return fmt.Errorf("%s: unknown key %q: the keys are the flags' names (see autofreeze %s --help)", at, k.Value, c.Command.Name)
+		case seen[k.Value] != "":
+			return fmt.Errorf("%s: %s is set twice (also at %s)", at, k.Value, seen[k.Value])
+		case v.Kind != yaml.ScalarNode:
+			return fmt.Errorf("%s: %s: want a single value, not a list or mapping", at, k.Value)
+		}
+		seen[k.Value] = at
+		if v.Tag == "!!null" || c.IsSet(k.Value) {
+			continue // no value, or the command line's wins
+		}
+		if err := c.Set(k.Value, v.Value); err != nil {
+			return fmt.Errorf("%s: %s: %q is not %s", at, k.Value, v.Value, flagKind(f, v.Value))
+		}
+		origin[k.Value] = at
+	}
+	return nil
+}
+
+// flagKind says what a flag's value must look like, for errors.
+func flagKind(f ucli.Flag, value string) string {
+	switch f.(type) {
+	case *ucli.IntFlag, *ucli.Uint64Flag:
+		if x, err := strconv.ParseFloat(value, 64); err == nil && x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return fmt.Sprintf("a whole number in digits: write %d", int64(x))
+		}
+		return "a whole number"
+	case *ucli.Float64Flag:
+		return "a number"
+	case *ucli.BoolFlag:
+		return "true or false"
+	case *ucli.DurationFlag:
+		return "a duration such as 90s or 30m"
+	}
+	return "a valid value"
+}
+
+// checkSettings checks every setting of a training run's flags (those
+// train, batches and plan profile share), naming each bad one as the user
+// gave it: --flag, or FILE:LINE: key.
+func checkSettings(c *ucli.Context, origin map[string]string) error {
+	cfg := trainConfig(c)
+	var problems []run.Problem
+	if p, err := precision.Parse(cfg.Precision); err != nil {
+		problems = append(problems, run.Problem{Key: "precision", Value: strconv.Quote(cfg.Precision), Want: "want fp32, bf16 or auto"})
+		cfg.Precision = string(precision.FP32)
+	} else if cfg.Precision = string(p); p == precision.Auto {
+		cfg.Precision = string(precision.FP32) // resolved for this CPU later
+	}
+	var se *run.SettingsError
+	if err := cfg.ValidateSettings(); errors.As(err, &se) {
+		problems = append(problems, se.Problems...)
+	}
+	if d := c.Duration("dist-timeout"); d <= 0 {
+		problems = append(problems, run.Problem{Key: "dist-timeout", Value: d.String(), Want: "want a positive duration such as 30m"})
+	}
+	return settingsError(problems, origin)
+}
+
+// settingsError is a usage error listing problems, each prefixed by where
+// the setting came from.
+func settingsError(problems []run.Problem, origin map[string]string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	lines := make([]string, len(problems))
+	for i, p := range problems {
+		if at := origin[p.Key]; at != "" {
+			lines[i] = at + ": " + p.String()
+		} else {
+			lines[i] = "--" + p.String()
+		}
+	}
+	if len(lines) == 1 {
+		return usagef("invalid setting %s", lines[0])
+	}
+	return usagef("invalid settings:\n  %s", strings.Join(lines, "\n  "))
 }
 
 func trainCommand() *ucli.Command {
@@ -119,7 +237,14 @@ func trainCommand() *ucli.Command {
 			if err != nil {
 				return usageError(err)
 			}
-			if err := cfg.WithDefaults().Validate(); err != nil {
+			// Every flag holds a value (its default unless given), so
+			// nothing here is "unset": a zero is the user's and is refused
+			// where it is not a meaningful value.
+			if err := cfg.Validate(); err != nil {
+				var se *run.SettingsError
+				if errors.As(err, &se) {
+					return settingsError(se.Problems, nil)
+				}
 				return usageError(err)
 			}
 			opts := run.Options{Resume: c.Bool("resume"), Logger: logger(c)}
@@ -148,8 +273,8 @@ func trainCommand() *ucli.Command {
 	}
 }
 
-// trainConfig builds the run configuration from the flags (which altsrc has
-// filled from --config).
+// trainConfig builds the run configuration from the flags (which
+// loadConfigFile has filled from --config).
 func trainConfig(c *ucli.Context) run.Config {
 	return run.Config{
 		Model: c.String("model"), Train: c.String("train"), Eval: c.String("eval"),

@@ -2,6 +2,7 @@ package distributed
 
 import (
 	"fmt"
+	"net"
 	"time"
 	"unsafe"
 
@@ -47,6 +48,7 @@ func Join(env Env, o Options) (*World, error) {
 	if !env.AgentStore {
 		so.Server = env.Rank == 0
 		so.Workers = env.WorldSize
+		so.Bind = StoreBindAddr(env.MasterAddr)
 	}
 	store, err := c10d.NewStore(so)
 	if err != nil {
@@ -65,7 +67,42 @@ func Join(env Env, o Options) (*World, error) {
 }
 
 func isLoopback(addr string) bool {
-	return addr == "localhost" || addr == "127.0.0.1" || addr == "::1"
+	if addr == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(addr)
+	return ip != nil && ip.IsLoopback()
+}
+
+// StoreBindAddr is the address the rendezvous store rank 0 hosts listens
+// on, for the MASTER_ADDR every rank connects to: loopback for a job on
+// one machine (MASTER_ADDR localhost or 127.x.x.x, as autofreeze launch
+// sets it), the address itself when it is a literal IP of this machine,
+// and every interface ("") for a host name, which the other machines may
+// resolve to another address than this one does. The store has no
+// authentication (libtorch's TCPStore has none): a multi-machine job
+// belongs on a network only its machines reach.
+func StoreBindAddr(masterAddr string) string {
+	if masterAddr == "localhost" {
+		return "127.0.0.1"
+	}
+	ip := net.ParseIP(masterAddr)
+	if ip == nil {
+		return ""
+	}
+	if ip.IsLoopback() {
+		return ip.String()
+	}
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return ""
+	}
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			return ip.String()
+		}
+	}
+	return ""
 }
 
 // Env is the launcher environment the world was joined with.

@@ -24,20 +24,26 @@ func ExportAndOpen(path string, cfg *model.Config, tensors map[string]*model.Ten
 	return NewRunner(path, ropts)
 }
 
-// ExportTemp is ExportAndOpen into a private temporary directory, for an
-// export that is only the means to run the layers (filling an activation
-// cache): close closes the runner and removes the export. Processes that
-// share a directory never touch each other's exports.
+// ExportTemp is ExportAndOpen into a private temporary directory under
+// TempRoot, for an export that is only the means to run the layers
+// (filling an activation cache): close closes the runner and removes the
+// export. Processes that share a directory never touch each other's
+// exports, and exports of killed processes are swept by the next one
+// (SweepTemp).
 func ExportTemp(cfg *model.Config, tensors map[string]*model.Tensor, eopts export.ExportOptions, ropts RunnerOptions) (r *Runner, close func(), err error) {
-	dir, err := os.MkdirTemp("", "autofreeze-export-")
+	dir, lock, err := newExportDir()
 	if err != nil {
 		return nil, nil, err
+	}
+	remove := func() {
+		os.RemoveAll(dir)
+		lock.Release()
 	}
 	path := filepath.Join(dir, fmt.Sprintf("layers-%d-%d.onnx", eopts.Range.Start, eopts.Range.End))
 	r, err = ExportAndOpen(path, cfg, tensors, eopts, ropts)
 	if err != nil {
-		os.RemoveAll(dir)
+		remove()
 		return nil, nil, err
 	}
-	return r, func() { r.Close(); os.RemoveAll(dir) }, nil
+	return r, func() { r.Close(); remove() }, nil
 }

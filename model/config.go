@@ -53,6 +53,21 @@ type Config struct {
 	raw map[string]json.RawMessage
 }
 
+// Bounds on a config.json's sizes, checked before anything is allocated
+// from them. They are far above any BERT-family checkpoint (BERT-large has
+// 24 layers, hidden 1024, intermediate 4096, 512 positions; multilingual
+// vocabularies have about 250k tokens) and far below what would exhaust
+// memory by merely listing the tensors. LoadWeights also checks every size
+// against the weight file's tensors.
+const (
+	MaxLayers             = 1024
+	MaxHiddenSize         = 1 << 16
+	MaxIntermediateSize   = 1 << 20
+	MaxVocabSize          = 1 << 24
+	MaxPositionEmbeddings = 1 << 20
+	MaxTypeVocabSize      = 1 << 16
+)
+
 // supportedTypes are the model_type values whose computation Config covers.
 // MiniLM checkpoints on the Hub declare "bert".
 var supportedTypes = map[string]bool{"bert": true, "minilm": true}
@@ -121,16 +136,20 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("%w: position_embedding_type %q (only \"absolute\")", ErrUnsupported, c.PositionEmbeddingType)
 	}
 	for _, f := range []struct {
-		name string
-		v    int
+		name  string
+		v     int
+		limit int
 	}{
-		{"vocab_size", c.VocabSize}, {"hidden_size", c.HiddenSize},
-		{"num_hidden_layers", c.NumLayers}, {"num_attention_heads", c.NumHeads},
-		{"intermediate_size", c.IntermediateSize}, {"max_position_embeddings", c.MaxPositions},
-		{"type_vocab_size", c.TypeVocabSize},
+		{"vocab_size", c.VocabSize, MaxVocabSize}, {"hidden_size", c.HiddenSize, MaxHiddenSize},
+		{"num_hidden_layers", c.NumLayers, MaxLayers}, {"num_attention_heads", c.NumHeads, MaxHiddenSize},
+		{"intermediate_size", c.IntermediateSize, MaxIntermediateSize}, {"max_position_embeddings", c.MaxPositions, MaxPositionEmbeddings},
+		{"type_vocab_size", c.TypeVocabSize, MaxTypeVocabSize},
 	} {
 		if f.v <= 0 {
 			return fmt.Errorf("%s must be a positive integer, got %d", f.name, f.v)
+		}
+		if f.v > f.limit {
+			return fmt.Errorf("%s %d is larger than any BERT-family encoder (autofreeze accepts at most %d): fix config.json, or check that it belongs to these weights", f.name, f.v, f.limit)
 		}
 	}
 	if c.HiddenSize%c.NumHeads != 0 {

@@ -102,7 +102,14 @@ func readSafetensors(r io.ReaderAt, size int64, name string) (map[string]*Tensor
 	sort.Strings(names) // so that the first error is always the same one
 	dataStart := 8 + int64(n)
 	dataLen := size - dataStart
-	out := map[string]*Tensor{}
+	type span struct {
+		name   string
+		e      stHeaderEntry
+		numel  int64
+		lo, hi int64
+		float  bool
+	}
+	spans := make([]span, 0, len(names))
 	for _, tname := range names {
 		var e stHeaderEntry
 		if err := json.Unmarshal(entries[tname], &e); err != nil {
@@ -132,14 +139,34 @@ func readSafetensors(r io.ReaderAt, size int64, name string) (map[string]*Tensor
 		if numel > dataLen/int64(width) || hi-lo != numel*int64(width) {
 			return nil, corrupt("tensor %q: shape %v of %s needs %d bytes, offsets give %d", tname, e.Shape, e.DType, numel*int64(width), hi-lo)
 		}
-		if !isFloat {
+		spans = append(spans, span{name: tname, e: e, numel: numel, lo: lo, hi: hi, float: isFloat})
+	}
+	// Every tensor owns its bytes: overlapping or aliased ranges are refused
+	// (as Hugging Face's safetensors loader refuses them), since writing one
+	// tensor would silently change another.
+	byOffset := make([]int, 0, len(spans))
+	for i, sp := range spans {
+		if sp.hi > sp.lo {
+			byOffset = append(byOffset, i)
+		}
+	}
+	sort.SliceStable(byOffset, func(a, b int) bool { return spans[byOffset[a]].lo < spans[byOffset[b]].lo })
+	for k := 1; k < len(byOffset); k++ {
+		prev, cur := spans[byOffset[k-1]], spans[byOffset[k]]
+		if cur.lo < prev.hi {
+			return nil, corrupt("tensors %q (data offsets [%d, %d)) and %q ([%d, %d)) share bytes: each tensor needs its own range of the data", prev.name, prev.lo, prev.hi, cur.name, cur.lo, cur.hi)
+		}
+	}
+	out := map[string]*Tensor{}
+	for _, sp := range spans {
+		if !sp.float {
 			continue
 		}
-		raw := make([]byte, hi-lo)
-		if err := readFullAt(r, raw, dataStart+lo); err != nil {
-			return nil, corrupt("tensor %q: %v", tname, err)
+		raw := make([]byte, sp.hi-sp.lo)
+		if err := readFullAt(r, raw, dataStart+sp.lo); err != nil {
+			return nil, corrupt("tensor %q: %v", sp.name, err)
 		}
-		out[tname] = &Tensor{Shape: e.Shape, Data: decodeFloats(raw, e.DType, int(numel))}
+		out[sp.name] = &Tensor{Shape: sp.e.Shape, Data: decodeFloats(raw, sp.e.DType, int(sp.numel))}
 	}
 	return out, nil
 }

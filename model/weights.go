@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 )
 
@@ -88,14 +89,32 @@ func canonicalName(name string) string {
 // needs.
 var ErrMissingTensor = errors.New("missing tensor")
 
+// check compares the weights with what c describes. The sizes of c are
+// checked against the file before any per-layer list is built (a
+// config.json claiming a billion layers must not allocate them), then every
+// tensor the encoder uses is checked for shape and finite values.
 func (w *Weights) check(c *Config) error {
-	want := c.EmbeddingParams()
-	for i := 0; i < c.NumLayers; i++ {
-		want = append(want, c.LayerParams(i)...)
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("%s: %w", ConfigFile, err)
 	}
-	for _, p := range want {
+	if have := w.layerCount(); have < c.NumLayers {
+		held := "no encoder layers"
+		if have > 0 {
+			held = fmt.Sprintf("%d encoder layer(s), encoder.layer.0 to encoder.layer.%d", have, have-1)
+		}
+		return fmt.Errorf("config.json says num_hidden_layers %d, but the file holds %s: config.json does not belong to these weights; use the config.json that came with them",
+			c.NumLayers, held)
+	}
+	for _, p := range c.EmbeddingParams() {
 		if err := w.checkParam(p); err != nil {
 			return err
+		}
+	}
+	for i := 0; i < c.NumLayers; i++ {
+		for _, p := range c.LayerParams(i) {
+			if err := w.checkParam(p); err != nil {
+				return err
+			}
 		}
 	}
 	if _, ok := w.Tensors[c.PoolerParams()[0].Name]; ok {
@@ -126,7 +145,29 @@ func (w *Weights) checkParam(p Param) error {
 	if !equalShape(t.Shape, p.Shape) {
 		return fmt.Errorf("tensor %q has shape %v, but config.json implies %v", p.Name, t.Shape, p.Shape)
 	}
+	for i, v := range t.Data {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("%w: tensor %q holds %v at element %d: the weights are damaged or come from a run that diverged; use another checkpoint", ErrCorrupt, p.Name, v, i)
+		}
+	}
 	return nil
+}
+
+// layerCount is one more than the largest N of the encoder.layer.N tensors
+// (0 when there are none).
+func (w *Weights) layerCount() int {
+	n := 0
+	for name := range w.Tensors {
+		rest, ok := strings.CutPrefix(name, "encoder.layer.")
+		if !ok {
+			continue
+		}
+		idx, _, _ := strings.Cut(rest, ".")
+		if i, err := strconv.Atoi(idx); err == nil && i >= 0 && i < MaxLayers {
+			n = max(n, i+1)
+		}
+	}
+	return n
 }
 
 func equalShape(a, b []int64) bool {

@@ -115,27 +115,21 @@ func build(ctx context.Context, job Job, engine Engine, src *cachefmt.Cache, src
 // taken for the leftover of a killed build rather than a build in progress.
 const staleTemp = time.Hour
 
-// Done reports whether the job's shard and its fragment exist and the
-// shard verifies with the job's fingerprint: a rerun has nothing to do.
+// Done reports whether the job's shard and its fragment are finished for
+// the job's fingerprint and hidden size and verify (cachefmt.VerifyShard):
+// a rerun has nothing to do. A damaged or stale fragment is never trusted:
+// the shard is built again and both are rewritten.
 func Done(job Job) bool {
 	job.defaults()
-	path := filepath.Join(job.Dir, cachefmt.ShardName(job.Shard, job.Of))
-	r, err := cachefmt.Open(path, &cachefmt.ReaderOptions{CacheBytes: -1})
+	if cachefmt.VerifyShard(job.Dir, job.Shard, job.Of, job.Fingerprint) != nil {
+		return false
+	}
+	r, err := cachefmt.Open(filepath.Join(job.Dir, cachefmt.ShardName(job.Shard, job.Of)), &cachefmt.ReaderOptions{CacheBytes: -1})
 	if err != nil {
 		return false
 	}
 	defer r.Close()
-	if r.Header().Fingerprint != job.Fingerprint.Sum() || r.Verify() != nil {
-		return false
-	}
-	frag := filepath.Join(job.Dir, fragmentFile(job.Shard, job.Of))
-	_, err = os.Stat(frag)
-	return err == nil
-}
-
-func fragmentFile(i, n int) string {
-	name := cachefmt.ShardName(i, n)
-	return name[:len(name)-len(filepath.Ext(name))] + ".json"
+	return r.Header().Hidden == job.Hidden
 }
 
 func writeShard(ctx context.Context, job Job, engine Engine, src *cachefmt.Cache, srcHidden int, path string) (err error) {

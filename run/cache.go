@@ -1,7 +1,6 @@
 package run
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -148,10 +147,12 @@ func (r *trainRun) buildCache(k int) (*activationCache, error) {
 	job := precompute.Job{Dir: dir, Shard: r.world.Rank(), Of: r.world.Size(), Fingerprint: fp, Hidden: r.mcfg.HiddenSize, Encodings: r.train.encs,
 		Labels: r.train.labels, Tokenizer: r.tok, BatchSize: r.cfg.EvalBatchSize, Logger: r.log}
 	t0 := time.Now()
+	// The run's context: a cancelled run abandons the build (its shard's
+	// temporary file is removed, and a resumed run builds it again).
 	if from != nil {
-		err = precompute.Advance(context.Background(), job, engine, from.cache)
+		err = precompute.Advance(r.context(), job, engine, from.cache)
 	} else {
-		err = precompute.Build(context.Background(), job, engine)
+		err = precompute.Build(r.context(), job, engine)
 	}
 	// One shard per rank: once all are written, rank 0 joins them.
 	if err := r.agree(err, "building the activation cache's shards"); err != nil {

@@ -9,17 +9,23 @@
 package run
 
 import (
+	"errors"
 	"fmt"
+	"io"
+	"math"
 	"os"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/autofreeze/autofreeze/freeze"
 	"github.com/autofreeze/autofreeze/internal/atomicfile"
+	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/precision"
+	"github.com/autofreeze/autofreeze/text"
 )
 
 // Config is everything that determines a run. The run directory's
@@ -129,7 +135,11 @@ func Defaults() Config {
 	}
 }
 
-// WithDefaults fills zero fields from Defaults.
+// WithDefaults fills zero fields from Defaults: to a Go caller a zero
+// field means "unset". The command line never passes an unset field (each
+// flag holds its default unless given), and Validate refuses a zero that
+// WithDefaults would replace, so a zero the user gives (--lr 0, epochs: 0)
+// is an error rather than silently the default.
 func (c Config) WithDefaults() Config {
 	d := Defaults()
 	setS := func(v *string, def string) {
@@ -175,75 +185,216 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// Validate checks values that do not depend on files.
+// MaxThreads bounds every --threads (train, eval, predict, encode, cache):
+// far above the cores of the machines this runs on, far below the tens of
+// thousands of threads that make libtorch and ONNX Runtime hang. It is a
+// constant rather than a multiple of this machine's cores so that a
+// config.yaml valid on one machine is valid on every other (and resumes
+// there).
+const MaxThreads = 1024
+
+// CheckThreads checks a thread count: 0 (one per core) to MaxThreads.
+func CheckThreads(n int) error {
+	if n < 0 || n > MaxThreads {
+		return fmt.Errorf("threads %d: want 0 (one per core) to %d", n, MaxThreads)
+	}
+	return nil
+}
+
+// Bounds of the counts, so that products such as the global batch
+// (batch-size × grad-accum) and the total steps cannot overflow.
+const (
+	maxBatch  = 1 << 20
+	maxEpochs = 1 << 20
+	maxSteps  = 1 << 40
+	// minLR keeps the scheduled rate (lr × a fraction of the steps) far
+	// from underflowing to 0.
+	minLR = 1e-12
+)
+
+// Problem is one setting Validate refuses: its key (the flag's name, which
+// is also its key in a --config file and in config.yaml), the value as
+// given (empty for a missing one) and what it should be.
+type Problem struct {
+	Key, Value, Want string
+}
+
+func (p Problem) String() string {
+	if p.Value == "" {
+		return p.Key + ": " + p.Want
+	}
+	return p.Key + " " + p.Value + ": " + p.Want
+}
+
+// SettingsError lists every setting Validate refused, so that the command
+// line can say where each came from (a flag, or a line of --config).
+type SettingsError struct{ Problems []Problem }
+
+func (e *SettingsError) Error() string {
+	lines := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		lines[i] = p.String()
+	}
+	return "invalid configuration:\n  " + strings.Join(lines, "\n  ")
+}
+
+// Validate checks every setting that does not depend on files, the
+// required ones included. Zero is never taken for "unset" here: a field
+// WithDefaults would fill must hold a real value (the command line passes
+// each flag's default, so a zero there is one the user gave).
 func (c Config) Validate() error {
-	var errs []string
-	bad := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
-	oneOf := func(field, v string, allowed ...string) {
-		if !slices.Contains(allowed, v) {
-			last := len(allowed) - 1
-			bad("%s %q: want %s or %s", field, v, strings.Join(allowed[:last], ", "), allowed[last])
+	var ps []Problem
+	required := func(key, v, what string) {
+		if v == "" {
+			ps = append(ps, Problem{Key: key, Want: "required (" + what + ")"})
 		}
 	}
-	if c.Model == "" {
-		bad("model: required (a Hugging Face model directory)")
+	required("model", c.Model, "a Hugging Face model directory")
+	required("train", c.Train, "a CSV, TSV or JSONL file")
+	required("out", c.Out, "the run directory")
+	ps = append(ps, c.problems()...)
+	if len(ps) > 0 {
+		return &SettingsError{Problems: ps}
 	}
-	if c.Train == "" {
-		bad("train: required (a CSV, TSV or JSONL file)")
+	return nil
+}
+
+// ValidateSettings is Validate without the required settings (model,
+// train, out), for commands that check them later or do not need them.
+func (c Config) ValidateSettings() error {
+	if ps := c.problems(); len(ps) > 0 {
+		return &SettingsError{Problems: ps}
 	}
-	if c.Out == "" {
-		bad("out: required (the run directory)")
+	return nil
+}
+
+// problems checks the values of the settings.
+func (c Config) problems() []Problem {
+	var ps []Problem
+	bad := func(key string, v any, want string, a ...any) {
+		val := fmt.Sprint(v)
+		if s, ok := v.(string); ok {
+			val = strconv.Quote(s)
+		}
+		ps = append(ps, Problem{Key: key, Value: val, Want: fmt.Sprintf(want, a...)})
 	}
-	if c.EvalSplit < 0 || c.EvalSplit >= 1 {
-		bad("eval_split %g: want 0 <= x < 1", c.EvalSplit)
+	finite := func(x float64) bool { return !math.IsNaN(x) && !math.IsInf(x, 0) }
+	oneOf := func(key, v string, allowed ...string) {
+		if !slices.Contains(allowed, v) {
+			last := len(allowed) - 1
+			bad(key, v, "want %s or %s", strings.Join(allowed[:last], ", "), allowed[last])
+		}
 	}
-	if c.MaxLength < 8 {
-		bad("max_length %d: want at least 8", c.MaxLength)
+	count := func(key string, v, lo, hi int, want string) {
+		if v < lo || v > hi {
+			bad(key, v, "%s", want)
+		}
 	}
-	if c.BatchSize < 1 || c.EvalBatchSize < 1 || c.GradAccum < 1 {
-		bad("batch_size, eval_batch_size and grad_accum must be at least 1")
+	if !finite(c.EvalSplit) || c.EvalSplit <= 0 || c.EvalSplit >= 1 {
+		bad("eval-split", c.EvalSplit, "want a fraction 0 < x < 1 of the training data to hold out (used when there is no eval file)")
 	}
-	if c.Epochs < 1 && c.MaxSteps < 1 {
-		bad("epochs or max_steps must be at least 1")
+	if c.Seed == 0 {
+		bad("seed", c.Seed, "0 is reserved (it means unset); choose any other number")
 	}
-	if c.LR < 0 {
-		bad("lr %g: must not be negative", c.LR)
+	count("max-length", c.MaxLength, 8, model.MaxPositionEmbeddings, "want at least 8 tokens (and at most the model's max_position_embeddings)")
+	count("batch-size", c.BatchSize, 1, maxBatch, fmt.Sprintf("want 1 to %d examples per micro-batch", maxBatch))
+	count("eval-batch-size", c.EvalBatchSize, 1, maxBatch, fmt.Sprintf("want 1 to %d examples per evaluation batch", maxBatch))
+	count("grad-accum", c.GradAccum, 1, maxBatch, fmt.Sprintf("want 1 to %d micro-batches per step", maxBatch))
+	count("epochs", c.Epochs, 1, maxEpochs, fmt.Sprintf("want 1 to %d passes (use max-steps to stop earlier)", maxEpochs))
+	count("max-steps", c.MaxSteps, 0, maxSteps, "want 0 (train for epochs) or a positive number of steps")
+	if !finite(c.LR) || c.LR < minLR {
+		bad("lr", c.LR, "want a positive learning rate such as 5e-05 (at least %g)", minLR)
 	}
-	if c.WarmupRatio < 0 || c.WarmupRatio >= 1 {
-		bad("warmup_ratio %g: want 0 <= x < 1", c.WarmupRatio)
+	if !finite(c.WarmupRatio) || c.WarmupRatio < 0 || c.WarmupRatio >= 1 {
+		bad("warmup-ratio", c.WarmupRatio, "want a fraction 0 <= x < 1 of the steps")
 	}
 	oneOf("schedule", c.Schedule, "linear", "stepped", "constant")
-	if _, err := freeze.ParseFlag(c.Freeze); err != nil {
-		bad("freeze %q: %v", c.Freeze, err)
+	if !finite(c.WeightDecay) || c.WeightDecay < 0 {
+		bad("weight-decay", c.WeightDecay, "want 0 (none) or a positive number such as 0.01")
 	}
-	if _, err := freeze.ParseNorm(c.FreezeNorm); err != nil {
-		bad("freeze_norm %q: %v", c.FreezeNorm, err)
+	if !finite(c.MaxGradNorm) || c.MaxGradNorm < 0 {
+		bad("max-grad-norm", c.MaxGradNorm, "want 0 (no clipping) or a positive norm such as 1.0")
 	}
-	if c.FreezePercentile <= 0 || c.FreezePercentile > 100 {
-		bad("freeze_percentile %g: want 0 < p <= 100", c.FreezePercentile)
+	count("train-limit", c.TrainLimit, 0, math.MaxInt, "want 0 (all) or a positive number of examples")
+	count("eval-limit", c.EvalLimit, 0, math.MaxInt, "want 0 (all) or a positive number of examples")
+	count("eval-every", c.EvalEvery, 0, math.MaxInt, "want 0 (at epoch ends) or a positive number of steps")
+	count("log-every", c.LogEvery, 1, math.MaxInt, "want a positive number of steps")
+	count("save-every", c.SaveEvery, 0, math.MaxInt, "want 0 (at evaluations) or a positive number of steps")
+	count("patience", c.Patience, 0, math.MaxInt, "want 0 (never stop early) or a positive number of evaluations")
+	if err := CheckThreads(c.Threads); err != nil {
+		bad("threads", c.Threads, "want 0 (one per core) to %d", MaxThreads)
 	}
-	oneOf("cache", c.Cache, "off", "memory", "disk")
-	oneOf("cache_switch", c.CacheSwitch, "epoch", "immediate")
-	oneOf("cache_dtype", c.CacheDType, "fp32", "fp16", "bf16")
-	oneOf("engine", c.Engine, "onnx", "torch")
 	oneOf("precision", c.Precision, "fp32", "bf16")
-	if c.Int8 && (!c.Fused || c.Engine != "onnx") {
-		bad("int8: needs engine onnx with fused")
+	if _, err := freeze.ParseFlag(c.Freeze); err != nil {
+		bad("freeze", c.Freeze, "want off, auto, schedule or a number of layers N >= 0")
 	}
-	if c.ClusterBandwidthGbps < 0 || c.ClusterLatencyUs < 0 || c.ClusterRestartSeconds < 0 || c.ClusterScalingEfficiency < 0 || c.ClusterScalingEfficiency > 1 {
-		bad("cluster settings: bandwidth, latency and restart must not be negative, scaling efficiency in (0, 1]")
+	count("freeze-intervals", c.FreezeIntervals, 1, maxSteps, "want a positive number of freeze decisions")
+	if !finite(c.FreezePercentile) || c.FreezePercentile <= 0 || c.FreezePercentile > 100 {
+		bad("freeze-percentile", c.FreezePercentile, "want 0 < p <= 100")
+	}
+	oneOf("freeze-norm", c.FreezeNorm, "l1", "l2")
+	oneOf("cache", c.Cache, "off", "memory", "disk")
+	oneOf("cache-switch", c.CacheSwitch, "epoch", "immediate")
+	oneOf("cache-dtype", c.CacheDType, "fp32", "fp16", "bf16")
+	oneOf("engine", c.Engine, "onnx", "torch")
+	oneOf("provider", c.Provider, "cpu", "cuda", "tensorrt")
+	if c.Int8 && (!c.Fused || c.Engine != "onnx") {
+		bad("int8", c.Int8, "needs engine onnx with fused")
+	}
+	for _, f := range []struct {
+		key string
+		v   float64
+	}{
+		{"cluster-bandwidth-gbps", c.ClusterBandwidthGbps}, {"cluster-latency-us", c.ClusterLatencyUs},
+		{"cluster-restart-seconds", c.ClusterRestartSeconds},
+	} {
+		if !finite(f.v) || f.v < 0 {
+			bad(f.key, f.v, "want 0 (the default) or a positive number")
+		}
+	}
+	if e := c.ClusterScalingEfficiency; !finite(e) || e < 0 || e > 1 {
+		bad("cluster-scaling-efficiency", e, "want 0 < x <= 1 (0: the default, 1)")
 	}
 	oneOf("mode", c.Mode, "performance", "efficiency")
 	if c.Mode == "efficiency" && c.Profile == "" {
-		bad("mode efficiency: needs profile (measure one with autofreeze plan profile)")
+		bad("mode", c.Mode, "needs profile (measure one with autofreeze plan profile)")
 	}
-	if c.TrainLimit < 0 || c.EvalLimit < 0 || c.MaxSteps < 0 || c.EvalEvery < 0 || c.SaveEvery < 0 || c.Patience < 0 {
-		bad("limits, max_steps, eval_every, save_every and patience must not be negative")
+	return ps
+}
+
+// checkModel checks the settings that depend on the model and its
+// tokenizer, before any weight is loaded: the length against its
+// positions, a static freeze point against its layers, text pairs against
+// its token types, and every token id against its vocabulary.
+func (c Config) checkModel(m *model.Config, tok *text.Tokenizer) error {
+	if c.MaxLength > m.MaxPositions {
+		return fmt.Errorf("max-length %d exceeds the model's max_position_embeddings %d: lower --max-length", c.MaxLength, m.MaxPositions)
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("invalid configuration:\n  %s", strings.Join(errs, "\n  "))
+	if fc, err := freeze.ParseFlag(c.Freeze); err == nil && fc.Mode == freeze.Static && fc.FrozenLayers > m.NumLayers-1 {
+		return fmt.Errorf("freeze %d: %s has %d layers, so --freeze N takes 0 to %d (its last layer always trains)", fc.FrozenLayers, c.Model, m.NumLayers, m.NumLayers-1)
 	}
-	return nil
+	if c.TextPairColumn != "" && m.TypeVocabSize < 2 {
+		return fmt.Errorf("text-pair-column %q: %s has type_vocab_size %d, so it cannot tell a pair's two texts apart", c.TextPairColumn, c.Model, m.TypeVocabSize)
+	}
+	return tok.CheckVocabSize(m.VocabSize)
+}
+
+// check checks an inference configuration against the checkpoint's model
+// config and tokenizer.
+func (c InferenceConfig) check(m *model.Config, tok *text.Tokenizer) error {
+	if err := CheckThreads(c.Threads); err != nil {
+		return err
+	}
+	if c.MaxLength != 0 && (c.MaxLength < 2 || c.MaxLength > m.MaxPositions) {
+		return fmt.Errorf("max-length %d: want 2 to the model's max_position_embeddings %d (or leave it out: the length it was trained with)", c.MaxLength, m.MaxPositions)
+	}
+	if c.BatchSize < 0 || c.BatchSize > maxBatch {
+		return fmt.Errorf("batch-size %d: want 1 to %d", c.BatchSize, maxBatch)
+	}
+	if c.Limit < 0 {
+		return fmt.Errorf("limit %d: want 0 (all) or a positive number of examples", c.Limit)
+	}
+	return tok.CheckVocabSize(m.VocabSize)
 }
 
 // ResolvePrecision replaces "auto" with what this CPU runs natively, and
@@ -318,6 +469,9 @@ func LoadYAML(path string) (Config, error) {
 	dec := yaml.NewDecoder(f)
 	dec.KnownFields(true)
 	if err := dec.Decode(&c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return c, fmt.Errorf("%s: the file holds no settings: write one `key: value` per line, with the flags' names as keys (e.g. `model: DIR`)", path)
+		}
 		return c, fmt.Errorf("%s: %w", path, err)
 	}
 	return c, nil

@@ -10,6 +10,9 @@ import (
 // onnxEngine exports layers rng of the live weights w to a temporary ONNX
 // file and opens an ONNX Runtime session on it; closing removes the file.
 func (r *trainRun) onnxEngine(rng model.Range, w map[string]*model.Tensor) (precompute.Engine, func(), error) {
+	if err := r.context().Err(); err != nil { // stopping: no export to write and remove
+		return nil, nil, err
+	}
 	if err := frozen.InitRuntime(r.cfg.ORTLib); err != nil {
 		return nil, nil, err
 	}

@@ -66,6 +66,9 @@ func loadClassifierFiles(c InferenceConfig) (*classifier, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := c.check(cfg, tok); err != nil {
+		return nil, err
+	}
 	trainable.SetThreads(c.Threads)
 	enc, err := trainable.New(cfg, w.Tensors, labels.Len(), trainable.Options{BF16: c.BF16})
 	if err != nil {

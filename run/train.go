@@ -11,12 +11,15 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
 
 	"github.com/autofreeze/autofreeze/distributed"
 	"github.com/autofreeze/autofreeze/freeze"
+	"github.com/autofreeze/autofreeze/internal/dirlock"
 	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/plan"
 	"github.com/autofreeze/autofreeze/text"
@@ -72,8 +75,21 @@ type Result struct {
 // Resume is not set.
 var ErrRunExists = errors.New("run directory already holds a run")
 
+// ErrInterrupted is wrapped by the error Train returns when its context is
+// cancelled (SIGINT, SIGTERM): the step in progress was finished (or, in a
+// cache build, abandoned) and, on a single process, checkpointed where that
+// checkpoint resumes exactly (exactCheckpoint); --resume continues from the
+// last checkpoint, which the error names.
+var ErrInterrupted = errors.New("training interrupted")
+
+// LockFile is the lock file in a run directory (package dirlock): one
+// process at a time writes a run.
+const LockFile = ".lock"
+
 // trainRun is the state of a run in progress.
 type trainRun struct {
+	ctx     context.Context // nil: never cancelled
+	lock    *dirlock.Lock   // on the run directory, held by rank 0
 	cfg     Config
 	opts    Options
 	log     *slog.Logger
@@ -112,16 +128,17 @@ func Train(ctx context.Context, cfg Config, opts Options) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, badInput(err)
 	}
-	r := &trainRun{cfg: cfg, opts: opts, log: opts.Logger, world: opts.World}
+	r := &trainRun{ctx: ctx, cfg: cfg, opts: opts, log: opts.Logger, world: opts.World}
 	if r.log == nil {
 		r.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	if err := r.prepare(); err != nil {
 		r.close()
-		return nil, err
+		return nil, r.stopped(err)
 	}
 	defer r.close()
-	return r.loop(ctx)
+	res, err := r.loop(ctx)
+	return res, r.stopped(err)
 }
 
 func (r *trainRun) close() {
@@ -132,6 +149,62 @@ func (r *trainRun) close() {
 		r.enc.Close()
 	}
 	r.metrics.close()
+	r.lock.Release()
+	r.lock = nil
+}
+
+// context is the run's context (a profile's run has none).
+func (r *trainRun) context() context.Context {
+	if r.ctx == nil {
+		return context.Background()
+	}
+	return r.ctx
+}
+
+// interruptedError is what a run whose context was cancelled returns.
+type interruptedError struct {
+	msg   string
+	cause error
+}
+
+func (e *interruptedError) Error() string   { return e.msg }
+func (e *interruptedError) Unwrap() []error { return []error{ErrInterrupted, e.cause} }
+
+// stopped turns an error that the cancelled context caused (in a cache
+// build, say, in the middle of a step) into one that says what to do.
+func (r *trainRun) stopped(err error) error {
+	if err == nil || r.ctx == nil || r.ctx.Err() == nil || errors.Is(err, ErrInterrupted) {
+		return err
+	}
+	return r.interrupted(err, false)
+}
+
+// interrupted ends a run whose context was cancelled. At a step boundary
+// (atBoundary) a single process first checkpoints the state, unless the
+// step is checkpointed already; elsewhere (a cache build in the middle of
+// a step) the latest checkpoint is what a resumed run continues from.
+func (r *trainRun) interrupted(cause error, atBoundary bool) error {
+	out := r.cfg.Out
+	if atBoundary && r.world.Size() == 1 && r.st.Step > 0 && r.enc != nil {
+		last, err := lastCheckpoint(out)
+		switch {
+		case err == nil && filepath.Base(last) == "step-"+strconv.Itoa(r.st.Step):
+			// this step is checkpointed already
+		case !r.exactCheckpoint():
+			r.log.Info("interrupted between two freeze decisions: not checkpointing (the gradient sums of the interval are not part of a checkpoint); --resume continues from the last checkpoint", "step", r.st.Step)
+		default:
+			r.log.Info("interrupted: saving a checkpoint", "step", r.st.Step)
+			if err := r.checkpoint(false); err != nil {
+				return &interruptedError{fmt.Sprintf("training interrupted at step %d, and saving its checkpoint failed (%v); --resume continues from the last checkpoint", r.st.Step, err), cause}
+			}
+		}
+	}
+	last, err := lastCheckpoint(out)
+	if err != nil {
+		return &interruptedError{fmt.Sprintf("training interrupted at step %d, before its first checkpoint: run the same command again to start over in %s", r.st.Step, out), cause}
+	}
+	step := strings.TrimPrefix(filepath.Base(last), "step-")
+	return &interruptedError{fmt.Sprintf("training interrupted at step %d; %s holds the checkpoint of step %s: continue with the same command and --resume", r.st.Step, out, step), cause}
 }
 
 // configHash identifies the settings a resumed run must share with the run
@@ -154,18 +227,32 @@ func configHash(c Config) string {
 
 func (r *trainRun) prepare() error {
 	c := r.cfg
+	started := startedRun(c.Out)
 	if err := os.MkdirAll(c.Out, 0o755); err != nil {
 		return err
 	}
+	// The run directory is rank 0's: it alone writes it, so it alone
+	// locks it, and the other ranks stop with it when it cannot.
+	var lockErr error
+	if r.world.Main() {
+		lockErr = r.lockRunDir()
+	}
+	if err := r.agree(lockErr, "locking the run directory"); err != nil {
+		return err
+	}
 	var resumeFrom string
-	if r.opts.Resume {
-		dir, err := lastCheckpoint(c.Out)
-		if err != nil {
-			return badInput(err)
+	if dir, err := lastCheckpoint(c.Out); err == nil {
+		if !r.opts.Resume {
+			return badInput(fmt.Errorf("%w: %s has checkpoints; pass --resume to continue it, or choose another --out", ErrRunExists, c.Out))
 		}
 		resumeFrom = dir
-	} else if _, err := os.Stat(filepath.Join(c.Out, checkpointsDir)); err == nil {
-		return badInput(fmt.Errorf("%w: %s has checkpoints; pass --resume to continue it, or choose another --out", ErrRunExists, c.Out))
+	} else if r.opts.Resume {
+		if !started {
+			return badInput(fmt.Errorf("%s holds no run to resume: start it without --resume", c.Out))
+		}
+		// Stopped (or killed) before its first checkpoint was complete:
+		// there is nothing to continue, so the run starts over.
+		r.log.Warn("the run directory holds no completed checkpoint; starting the run from the beginning", "dir", c.Out)
 	}
 	trainable.SetThreads(c.Threads)
 
@@ -177,6 +264,9 @@ func (r *trainRun) prepare() error {
 		return badInput(fmt.Errorf("max-length %d exceeds the model's max_position_embeddings %d", c.MaxLength, r.mcfg.MaxPositions))
 	}
 	if r.tok, err = text.LoadTokenizer(c.Model); err != nil {
+		return badInput(err)
+	}
+	if err := c.checkModel(r.mcfg, r.tok); err != nil {
 		return badInput(err)
 	}
 	if r.train, r.eval, r.labels, err = loadTrainEval(c, r.tok); err != nil {
@@ -295,6 +385,42 @@ func (r *trainRun) prepare() error {
 	return r.metrics.write(map[string]any{"type": "start", "step": 0, "elapsed_s": 0.0, "train_examples": r.train.len(), "eval_examples": r.eval.len(), "total_steps": total, "epochs": r.epochs, "labels": r.labels.Names(), "layers": r.mcfg.NumLayers, "world_size": r.world.Size()})
 }
 
+// exactCheckpoint reports whether a checkpoint of the current state
+// resumes exactly. With AutoFreeze still deciding, the layers' gradients
+// summed since the last decision (the next decision's signal) live in the
+// trainer and are not saved, so only a checkpoint at a decision step (or
+// once every layer that can freeze has) resumes bit for bit.
+func (r *trainRun) exactCheckpoint() bool {
+	return r.policy == nil || r.fcfg.Mode != freeze.Auto || r.st.Step%r.interval == 0 || r.tr.Frozen() >= r.mcfg.NumLayers-1
+}
+
+// startedRun reports whether dir holds what a run writes before its first
+// checkpoint.
+func startedRun(dir string) bool {
+	for _, name := range []string{"config.yaml", "metrics.jsonl", checkpointsDir} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// lockRunDir makes the run directory this process's until close (package
+// dirlock): a second run on it stops with who holds it, instead of both
+// overwriting each other's checkpoints. A lock its holder left when it was
+// killed is taken over.
+func (r *trainRun) lockRunDir() error {
+	l, err := dirlock.Acquire(r.cfg.Out, LockFile, "autofreeze train")
+	if err != nil {
+		return err
+	}
+	if l.Stale != nil {
+		r.log.Info("taking over the run directory from a process that no longer runs", "holder", l.Stale.String())
+	}
+	r.lock = l
+	return nil
+}
+
 // restore loads the optimizer, freeze and cache state of a checkpoint.
 func (r *trainRun) restore(dir string) error {
 	if r.st.Frozen > 0 {
@@ -359,8 +485,9 @@ func (r *trainRun) loop(ctx context.Context) (*Result, error) {
 		r.st.Epoch = epoch
 		r.promote(epoch, 0) // a cache waiting for this epoch
 		for s := startStep; s < r.stepsPerEpoch; s++ {
+			// Between steps: a cancelled run stops here, checkpointed.
 			if err := ctx.Err(); err != nil {
-				return nil, err
+				return nil, r.interrupted(err, true)
 			}
 			stepRows := order[s*global : min((s+1)*global, len(order))]
 			lr := learningRate(c.Schedule, c.LR, r.st.Step, r.st.TotalSteps, r.warmup)

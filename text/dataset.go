@@ -218,7 +218,8 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 // Split divides ds into a training and an evaluation set: evalFraction of
 // the examples, rounded (at least one, and at least one left for training),
 // chosen by EpochOrder's permutation on a stream of its own (seed,
-// "SPLIT"). Both keep the file's order and the examples' IDs.
+// "SPLIT"). Both keep the file's order and the examples' IDs. The rows
+// SkipBadRows skipped are the file's, counted once: with the training part.
 func Split(ds *Dataset, evalFraction float64, seed uint64) (train, eval *Dataset, err error) {
 	n := len(ds.Examples)
 	if !(evalFraction > 0 && evalFraction < 1) {
@@ -233,6 +234,7 @@ func Split(ds *Dataset, evalFraction float64, seed uint64) (train, eval *Dataset
 		inEval[i] = true
 	}
 	train, eval = ds.with(nil), ds.with(nil)
+	eval.Skipped, eval.SkippedRows = 0, nil
 	for i, ex := range ds.Examples {
 		if inEval[i] {
 			eval.Examples = append(eval.Examples, ex)

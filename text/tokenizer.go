@@ -270,6 +270,22 @@ func (t *Tokenizer) Hash() string { return t.hash }
 // VocabSize is one more than the largest token id.
 func (t *Tokenizer) VocabSize() int { return len(t.tokens) }
 
+// MaxID is the largest id the tokenizer can produce (a vocabulary entry, an
+// added or a special token).
+func (t *Tokenizer) MaxID() int64 { return int64(len(t.tokens)) - 1 }
+
+// CheckVocabSize checks that every id the tokenizer can produce has a row
+// in a model's embedding of vocabSize rows (config.json's vocab_size): a
+// tokenizer of another model would otherwise fail deep inside libtorch or
+// ONNX Runtime on the first text that uses such a token.
+func (t *Tokenizer) CheckVocabSize(vocabSize int) error {
+	if id := t.MaxID(); id >= int64(vocabSize) {
+		return fmt.Errorf("%s: token %q has id %d, but the model's config.json has vocab_size %d (ids 0 to %d): the tokenizer does not belong to this model; use the tokenizer files that came with it",
+			t.source, t.Token(id), id, vocabSize, vocabSize-1)
+	}
+	return nil
+}
+
 // Special returns the ids of the special tokens.
 func (t *Tokenizer) Special() SpecialIDs { return t.special }
 

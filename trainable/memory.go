@@ -5,8 +5,6 @@ package trainable
 */
 import "C"
 
-import "os"
-
 // How libtorch's memory is allocated. libtorch takes every tensor from
 // glibc's malloc, and two of glibc's defaults cost a Go program dearly:
 //
@@ -21,26 +19,23 @@ import "os"
 //
 // Measured on the demo configuration (MiniLM, batch 16 x 128 tokens, 30
 // steps with two evaluations; BENCHMARKS.md): peak RSS 3.1-3.3 GB with
-// glibc's defaults, 1.2 GB with two arenas and a fixed 1 MiB threshold
-// (blocks of 1 MiB and more are mapped and unmapped, so their memory goes
-// back to the system the moment libtorch frees them).
-//
-// AUTOFREEZE_MALLOC=glibc keeps glibc's defaults (to compare); the
-// MALLOC_ARENA_MAX and MALLOC_MMAP_THRESHOLD_ environment variables, when
-// set, win over these settings as well.
+// glibc's defaults, 1.2-1.3 GB with two arenas and a fixed 1 MiB
+// threshold (blocks of 1 MiB and more are mapped and unmapped, so their
+// memory goes back to the system the moment libtorch frees them).
 const (
 	mallocArenas        = 2
 	mallocMmapThreshold = 1 << 20
 )
 
-func init() {
-	if os.Getenv("AUTOFREEZE_MALLOC") == "glibc" {
-		return
-	}
-	if os.Getenv("MALLOC_ARENA_MAX") == "" {
+// TuneAllocator applies those settings; call it once at start-up, before
+// the first tensor. arenas and mmap say which of the two to set (the
+// command line leaves one alone when the user set glibc's own
+// MALLOC_ARENA_MAX or MALLOC_MMAP_THRESHOLD_).
+func TuneAllocator(arenas, mmap bool) {
+	if arenas {
 		C.mallopt(C.M_ARENA_MAX, mallocArenas)
 	}
-	if os.Getenv("MALLOC_MMAP_THRESHOLD_") == "" {
+	if mmap {
 		C.mallopt(C.M_MMAP_THRESHOLD, mallocMmapThreshold)
 	}
 }

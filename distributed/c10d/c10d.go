@@ -48,6 +48,11 @@ type StoreOptions struct {
 	Timeout time.Duration
 	// Prefix namespaces every key (torchrun: /worker/attempt_N).
 	Prefix string
+	// Bind is the numeric address a hosted store listens on ("127.0.0.1"
+	// for a job on one machine); empty: every interface, as
+	// torch.distributed's store does. The store has no authentication:
+	// whoever reaches it can read and write the job's keys.
+	Bind string
 }
 
 // Store is a c10d key-value store shared by all ranks.
@@ -61,16 +66,17 @@ func NewStore(o StoreOptions) (*Store, error) {
 	if o.Port < 0 || o.Port > 65535 {
 		return nil, fmt.Errorf("c10d: port %d is not a TCP port", o.Port)
 	}
-	host, prefix := C.CString(o.Host), C.CString(o.Prefix)
+	host, prefix, bind := C.CString(o.Host), C.CString(o.Prefix), C.CString(o.Bind)
 	defer C.free(unsafe.Pointer(host))
 	defer C.free(unsafe.Pointer(prefix))
+	defer C.free(unsafe.Pointer(bind))
 	var p *C.af_store
 	server := 0
 	if o.Server {
 		server = 1
 	}
 	if err := cerr(fmt.Sprintf("TCPStore %s:%d", o.Host, o.Port),
-		C.af_store_new(host, C.int(o.Port), C.int(server), C.int(o.Workers), C.int64_t(o.Timeout.Milliseconds()), prefix, &p)); err != nil {
+		C.af_store_new(host, C.int(o.Port), C.int(server), C.int(o.Workers), C.int64_t(o.Timeout.Milliseconds()), prefix, bind, &p)); err != nil {
 		return nil, err
 	}
 	s := &Store{p: p}

@@ -2,10 +2,18 @@
 // C++ exceptions into error strings.
 #include "shim.h"
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
@@ -44,12 +52,64 @@ static char *err_string(const std::string &msg) {
   }                                                                           \
   return nullptr;
 
+// listen_on opens a listening TCP socket on the numeric address addr and
+// port (0: any free port, written back to *port), for TCPStore to take over
+// (TCPStoreOptions::masterListenFd): libtorch 2.1's TCPStore cannot be told
+// an address to bind, only handed a bound socket.
+static int listen_on(const char *addr, int *port) {
+  struct addrinfo hints;
+  std::memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV;
+  char service[16];
+  std::snprintf(service, sizeof service, "%d", *port);
+  struct addrinfo *res = nullptr;
+  int rc = getaddrinfo(addr, service, &hints, &res);
+  if (rc != 0) {
+    throw std::runtime_error(std::string("store address ") + addr + ": " +
+                             gai_strerror(rc));
+  }
+  int fd = socket(res->ai_family, res->ai_socktype | SOCK_CLOEXEC,
+                  res->ai_protocol);
+  if (fd < 0) {
+    freeaddrinfo(res);
+    throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+      listen(fd, SOMAXCONN) != 0) {
+    int e = errno;
+    freeaddrinfo(res);
+    close(fd);
+    throw std::runtime_error(std::string("listening on ") + addr + ":" +
+                             service + ": " + std::strerror(e));
+  }
+  freeaddrinfo(res);
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof ss;
+  if (getsockname(fd, reinterpret_cast<struct sockaddr *>(&ss), &len) == 0) {
+    if (ss.ss_family == AF_INET) {
+      *port = ntohs(reinterpret_cast<struct sockaddr_in *>(&ss)->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+      *port = ntohs(reinterpret_cast<struct sockaddr_in6 *>(&ss)->sin6_port);
+    }
+  }
+  return fd;
+}
+
 extern "C" {
 
 char *af_store_new(const char *host, int port, int is_server, int world,
-                   int64_t timeout_ms, const char *prefix, af_store **out) {
+                   int64_t timeout_ms, const char *prefix, const char *bind_addr,
+                   af_store **out) {
   AF_TRY
   c10d::TCPStoreOptions opts;
+  if (is_server != 0 && bind_addr != nullptr && bind_addr[0] != 0) {
+    // The store takes the socket over (and closes it).
+    opts.masterListenFd = listen_on(bind_addr, &port);
+  }
   opts.port = static_cast<std::uint16_t>(port);
   opts.isServer = is_server != 0;
   if (world > 0) {

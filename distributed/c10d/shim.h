@@ -17,9 +17,12 @@ typedef struct af_group af_group;
 // af_store_new connects to (or, with is_server, hosts) a TCPStore at
 // host:port. With world > 0 every rank announces itself and the server
 // waits until world ranks have (as torch.distributed does).
-// A non-empty prefix wraps the store in a PrefixStore.
+// A non-empty prefix wraps the store in a PrefixStore. A hosted store
+// listens on the numeric address bind_addr, or on every interface when it
+// is empty (libtorch's default).
 char *af_store_new(const char *host, int port, int is_server, int world,
-                   int64_t timeout_ms, const char *prefix, af_store **out);
+                   int64_t timeout_ms, const char *prefix,
+                   const char *bind_addr, af_store **out);
 char *af_store_set(af_store *s, const char *key, const char *value, int64_t n);
 // af_store_get waits for key; *value is malloc'd.
 char *af_store_get(af_store *s, const char *key, char **value, int64_t *n);

@@ -15,7 +15,10 @@
 #   - Float64Values/Int64Values leaked a converted copy (and with it a whole
 #     autograd graph);
 #   - v0.9.1.patch: Path.Sub aliasing, ClipGradNorm deadlock and norm,
-#     VarStore.Unfreeze returning after the first variable.
+#     VarStore.Unfreeze returning after the first variable, and gotch's
+#     init calling log.Fatal when it cannot create $HOME/.cache/gotch
+#     (every command, even --help, exited 1 with an unwritable HOME): it
+#     falls back to the temporary directory.
 set -euo pipefail
 src=$1 dst=$2 torch=$3 abi=$4
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
