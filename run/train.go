@@ -77,9 +77,8 @@ var ErrRunExists = errors.New("run directory already holds a run")
 
 // ErrInterrupted is wrapped by the error Train returns when its context is
 // cancelled (SIGINT, SIGTERM): the step in progress was finished (or, in a
-// cache build, abandoned) and, on a single process, checkpointed where that
-// checkpoint resumes exactly (exactCheckpoint); --resume continues from the
-// last checkpoint, which the error names.
+// cache build, abandoned) and, on a single process, checkpointed; --resume
+// continues from the last checkpoint, which the error names.
 var ErrInterrupted = errors.New("training interrupted")
 
 // LockFile is the lock file in a run directory (package dirlock): one
@@ -190,8 +189,6 @@ func (r *trainRun) interrupted(cause error, atBoundary bool) error {
 		switch {
 		case err == nil && filepath.Base(last) == "step-"+strconv.Itoa(r.st.Step):
 			// this step is checkpointed already
-		case !r.exactCheckpoint():
-			r.log.Info("interrupted between two freeze decisions: not checkpointing (the gradient sums of the interval are not part of a checkpoint); --resume continues from the last checkpoint", "step", r.st.Step)
 		default:
 			r.log.Info("interrupted: saving a checkpoint", "step", r.st.Step)
 			if err := r.checkpoint(false); err != nil {
@@ -383,15 +380,6 @@ func (r *trainRun) prepare() error {
 		return nil
 	}
 	return r.metrics.write(map[string]any{"type": "start", "step": 0, "elapsed_s": 0.0, "train_examples": r.train.len(), "eval_examples": r.eval.len(), "total_steps": total, "epochs": r.epochs, "labels": r.labels.Names(), "layers": r.mcfg.NumLayers, "world_size": r.world.Size()})
-}
-
-// exactCheckpoint reports whether a checkpoint of the current state
-// resumes exactly. With AutoFreeze still deciding, the layers' gradients
-// summed since the last decision (the next decision's signal) live in the
-// trainer and are not saved, so only a checkpoint at a decision step (or
-// once every layer that can freeze has) resumes bit for bit.
-func (r *trainRun) exactCheckpoint() bool {
-	return r.policy == nil || r.fcfg.Mode != freeze.Auto || r.st.Step%r.interval == 0 || r.tr.Frozen() >= r.mcfg.NumLayers-1
 }
 
 // startedRun reports whether dir holds what a run writes before its first

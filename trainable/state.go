@@ -8,14 +8,19 @@ import (
 	"github.com/autofreeze/autofreeze/model"
 )
 
-// Names of AdamW's moments in a saved optimizer state.
+// Names of AdamW's moments in a saved optimizer state, and of the layer
+// gradient sums the freeze policy reads at its next decision.
 const (
 	expAvgPrefix   = "exp_avg/"
 	expAvgSqPrefix = "exp_avg_sq/"
+	gradSumPrefix  = "grad_sum/"
 )
 
 // OptimizerState copies AdamW's moments to host memory, named
-// "exp_avg/<param>" and "exp_avg_sq/<param>", with the number of steps taken.
+// "exp_avg/<param>" and "exp_avg_sq/<param>", with the number of steps
+// taken, and the gradients summed since the last TakeLayerGradNorms, named
+// "grad_sum/<param>": a run resumed between two freeze decisions then
+// decides exactly as one that was never stopped.
 func (t *Trainer) OptimizerState() (tensors map[string]*model.Tensor, steps int64, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
@@ -25,6 +30,9 @@ func (t *Trainer) OptimizerState() (tensors map[string]*model.Tensor, steps int6
 		shape := st.m.MustSize()
 		tensors[expAvgPrefix+name] = &model.Tensor{Shape: shape, Data: tensorToHost(st.m)}
 		tensors[expAvgSqPrefix+name] = &model.Tensor{Shape: shape, Data: tensorToHost(st.v)}
+	}
+	for name, sum := range t.gradSum {
+		tensors[gradSumPrefix+name] = &model.Tensor{Shape: sum.MustSize(), Data: tensorToHost(sum)}
 	}
 	return tensors, t.steps, nil
 }
@@ -40,6 +48,12 @@ func (t *Trainer) RestoreOptimizerState(tensors map[string]*model.Tensor, steps 
 		specs[p.Name] = p
 	}
 	for name := range tensors {
+		if param, ok := strings.CutPrefix(name, gradSumPrefix); ok {
+			if err := t.restoreGradSum(param, tensors[name], specs); err != nil {
+				return err
+			}
+			continue
+		}
 		param, ok := strings.CutPrefix(name, expAvgPrefix)
 		if !ok {
 			if _, ok := strings.CutPrefix(name, expAvgSqPrefix); !ok {
@@ -77,6 +91,30 @@ func (t *Trainer) RestoreOptimizerState(tensors map[string]*model.Tensor, steps 
 		t.state[param] = &moments{m: mt, v: vt}
 	}
 	t.steps = steps
+	return nil
+}
+
+// restoreGradSum replaces the gradient sum of param (an encoder layer's,
+// not frozen) with saved values.
+func (t *Trainer) restoreGradSum(param string, saved *model.Tensor, specs map[string]model.Param) error {
+	spec, ok := specs[param]
+	if !ok || !strings.HasPrefix(param, "encoder.layer.") {
+		return fmt.Errorf("optimizer state: gradient sum for unknown layer parameter %q", param)
+	}
+	if !sameShape(saved.Shape, spec.Shape) {
+		return fmt.Errorf("optimizer state: gradient sum of %q has shape %v, parameter has %v", param, saved.Shape, spec.Shape)
+	}
+	if t.frozenParam(param) {
+		return nil
+	}
+	x, err := hostToTensor(saved.Data, saved.Shape, t.enc.device)
+	if err != nil {
+		return err
+	}
+	if old, ok := t.gradSum[param]; ok {
+		old.MustDrop()
+	}
+	t.gradSum[param] = x
 	return nil
 }
 

@@ -247,3 +247,43 @@ func TestBF16TrainsLikeFP32(t *testing.T) {
 		t.Errorf("first loss bf16 %.5f vs fp32 %.5f: want different but within 0.02", l16[0], l32[0])
 	}
 }
+
+// The gradients summed for the freeze policy survive a save and restore,
+// so a run resumed between two decisions sees the same norms.
+func TestGradSumsSurviveRestore(t *testing.T) {
+	e := tinyEncoder(t, 2)
+	tr := NewTrainer(e, OptimConfig{})
+	tr.TrackLayerGrads(true)
+	train(t, tr, 3, 1e-3)
+	state, steps, err := tr.OptimizerState()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := 0
+	for name := range state {
+		if strings.HasPrefix(name, gradSumPrefix) {
+			sums++
+		}
+	}
+	if sums == 0 {
+		t.Fatal("no gradient sums in the saved state")
+	}
+	want, err := tr.TakeLayerGradNorms(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := NewTrainer(tinyEncoder(t, 2), OptimConfig{})
+	other.TrackLayerGrads(true)
+	if err := other.RestoreOptimizerState(state, steps); err != nil {
+		t.Fatal(err)
+	}
+	got, err := other.TakeLayerGradNorms(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if got[i] != want[i] || want[i] == 0 {
+			t.Errorf("layer %d: restored norm %v, saved %v", i, got[i], want[i])
+		}
+	}
+}
