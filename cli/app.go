@@ -31,14 +31,13 @@ func Main(args []string) int {
 }
 
 // tuneAllocator sets glibc's malloc up for libtorch's tensors
-// (trainable.TuneAllocator: peak RSS less than half of glibc's defaults).
-// AUTOFREEZE_MALLOC=glibc keeps glibc's defaults; glibc's own
-// MALLOC_ARENA_MAX and MALLOC_MMAP_THRESHOLD_ win over the tuning.
+// (trainable.TuneAllocator). AUTOFREEZE_MALLOC=glibc keeps glibc's
+// defaults; glibc's own MALLOC_ARENA_MAX wins over the tuning.
 func tuneAllocator() {
-	if os.Getenv("AUTOFREEZE_MALLOC") == "glibc" {
+	if os.Getenv("AUTOFREEZE_MALLOC") == "glibc" || os.Getenv("MALLOC_ARENA_MAX") != "" {
 		return
 	}
-	trainable.TuneAllocator(os.Getenv("MALLOC_ARENA_MAX") == "", os.Getenv("MALLOC_MMAP_THRESHOLD_") == "")
+	trainable.TuneAllocator()
 }
 
 func runApp(args []string, stdout, stderr io.Writer) int {
