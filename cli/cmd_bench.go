@@ -169,15 +169,21 @@ func benchModes(c *ucli.Context, layers int) ([]bench.Mode, []string, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("--modes: %w", err)
 	}
+	// The baseline runs when --pytorch-python is given: the PyTorch modes
+	// --modes names, or else fp32 (and bf16 where the CPU has it natively).
 	var pytorch []string
 	for _, n := range bench.PyTorchModes {
-		asked := slices.Contains(names, n)
-		if asked && c.String("pytorch-python") == "" {
-			return nil, nil, fmt.Errorf("--modes %s: needs --pytorch-python (the venv scripts/pytorch_venv.sh makes)", n)
-		}
-		native := n != "pytorch-bf16" || precision.DetectCPU().NativeBF16()
-		if asked || (len(names) == 0 && c.String("pytorch-python") != "" && native) {
+		if slices.Contains(names, n) {
+			if c.String("pytorch-python") == "" {
+				return nil, nil, fmt.Errorf("--modes %s: needs --pytorch-python (the venv scripts/pytorch_venv.sh makes)", n)
+			}
 			pytorch = append(pytorch, n)
+		}
+	}
+	if len(pytorch) == 0 && c.String("pytorch-python") != "" {
+		pytorch = append(pytorch, "pytorch-fp32")
+		if precision.DetectCPU().NativeBF16() {
+			pytorch = append(pytorch, "pytorch-bf16")
 		}
 	}
 	return modes, pytorch, nil

@@ -263,16 +263,12 @@ func combineIfComplete(c *ucli.Context, dir string, fp cachefmt.Fingerprint, of 
 }
 
 func prefixFingerprint(cfg *model.Config, w *model.Weights, k int, tok *text.Tokenizer, maxLen int, data string, dtype cachefmt.Dtype, fused, int8 bool) (cachefmt.Fingerprint, error) {
-	weights, err := model.Fingerprint(w.Tensors, cfg.RangeParams(model.Range{Start: 0, End: k}))
-	if err != nil {
-		return cachefmt.Fingerprint{}, err
-	}
 	dataHash, err := fileHash(data)
 	if err != nil {
 		return cachefmt.Fingerprint{}, err
 	}
-	return cachefmt.Fingerprint{PrefixWeights: weights, Layer: k, Tokenizer: tok.Hash(), MaxLength: maxLen,
-		Dataset: dataHash, Dtype: dtype, Exporter: precompute.ExporterID("onnx", fused, int8, false)}, nil
+	return precompute.Fingerprint(precompute.Prefix{Model: cfg, Weights: w.Tensors, Layer: k, Tokenizer: tok.Hash(),
+		MaxLength: maxLen, Dataset: dataHash, Dtype: dtype, Engine: "onnx", Fused: fused, Int8: int8})
 }
 
 func cacheAdvanceCommand() *ucli.Command {

@@ -7,8 +7,38 @@ import (
 	"io"
 	"os"
 
+	"github.com/autofreeze/autofreeze/cachefmt"
 	"github.com/autofreeze/autofreeze/frozen/export"
+	"github.com/autofreeze/autofreeze/model"
 )
+
+// Prefix is what the activations entering layer Layer are computed from:
+// the one description of a cache's fingerprint, shared by training runs
+// and `autofreeze cache build`, so that they agree on it.
+type Prefix struct {
+	Model   *model.Config
+	Weights map[string]*model.Tensor // at least the parameters of layers [0, Layer)
+	Layer   int
+	// Tokenizer is the tokenizer's hash (text.Tokenizer.Hash).
+	Tokenizer string
+	MaxLength int
+	// Dataset is DatasetHash of the examples the cache covers.
+	Dataset string
+	Dtype   cachefmt.Dtype
+	// What runs the prefix (ExporterID).
+	Engine            string
+	Fused, Int8, BF16 bool
+}
+
+// Fingerprint identifies the cache of p's activations.
+func Fingerprint(p Prefix) (cachefmt.Fingerprint, error) {
+	weights, err := model.Fingerprint(p.Weights, p.Model.RangeParams(model.Range{Start: 0, End: p.Layer}))
+	if err != nil {
+		return cachefmt.Fingerprint{}, err
+	}
+	return cachefmt.Fingerprint{PrefixWeights: weights, Layer: p.Layer, Tokenizer: p.Tokenizer, MaxLength: p.MaxLength,
+		Dataset: p.Dataset, Dtype: p.Dtype, Exporter: ExporterID(p.Engine, p.Fused, p.Int8, p.BF16)}, nil
+}
 
 // DatasetHash is the dataset field of a cache's fingerprint: the sha256 of
 // the data file's bytes, followed, when the cache covers only some rows,

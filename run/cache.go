@@ -67,10 +67,6 @@ func (r *trainRun) datasetHash() (string, error) {
 // cacheFingerprint identifies the activations entering layer k computed
 // from the live weights w (host copies, taken once per cache build).
 func (r *trainRun) cacheFingerprint(k int, w map[string]*model.Tensor) (cachefmt.Fingerprint, error) {
-	weights, err := model.Fingerprint(w, r.mcfg.RangeParams(model.Range{Start: 0, End: k}))
-	if err != nil {
-		return cachefmt.Fingerprint{}, err
-	}
 	data, err := r.datasetHash()
 	if err != nil {
 		return cachefmt.Fingerprint{}, err
@@ -79,8 +75,9 @@ func (r *trainRun) cacheFingerprint(k int, w map[string]*model.Tensor) (cachefmt
 	if err != nil {
 		return cachefmt.Fingerprint{}, err
 	}
-	return cachefmt.Fingerprint{PrefixWeights: weights, Layer: k, Tokenizer: r.tok.Hash(),
-		MaxLength: r.cfg.MaxLength, Dataset: data, Dtype: dtype, Exporter: precompute.ExporterID(r.cfg.Engine, r.cfg.Fused, r.cfg.Int8, r.cfg.BF16())}, nil
+	return precompute.Fingerprint(precompute.Prefix{Model: r.mcfg, Weights: w, Layer: k, Tokenizer: r.tok.Hash(),
+		MaxLength: r.cfg.MaxLength, Dataset: data, Dtype: dtype,
+		Engine: r.cfg.Engine, Fused: r.cfg.Fused, Int8: r.cfg.Int8, BF16: r.cfg.BF16()})
 }
 
 func (r *trainRun) openCache(dir string, k int, fp cachefmt.Fingerprint) (*activationCache, error) {

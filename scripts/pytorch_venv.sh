@@ -22,51 +22,12 @@
 #   AUTOFREEZE_DEPS       where the venv goes (default .deps in the repo: .deps/pytorch-venv)
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-DEPS=${AUTOFREEZE_DEPS:-$ROOT/.deps}
-DL=${AUTOFREEZE_DOWNLOADS:-${XDG_CACHE_HOME:-$HOME/.cache}/autofreeze/downloads}
-PY=${PYTHON:-python3}
-REQ=$ROOT/scripts/pytorch-requirements.txt
-VENV=$DEPS/pytorch-venv
-
-log() { echo "pytorch_venv: $*" >&2; }
-die() { echo "pytorch_venv: error: $*" >&2; exit 1; }
-
-command -v "$PY" >/dev/null || die "'$PY' not found: install Python 3.11 (or set PYTHON)"
-pyver=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-[[ $pyver == 3.11 ]] || die "$PY is Python $pyver; the pinned wheels are for CPython 3.11 (set PYTHON)"
-[[ $(uname -sm) == "Linux x86_64" ]] || die "the pinned wheels are for x86-64 Linux, not $(uname -sm)"
-
-mkdir -p "$DEPS/.stamps" "$DL"
-# One builder at a time (scripts may call this concurrently).
-exec 9>"$DEPS/.stamps/pytorch-venv.lock"
-flock 9
-
-key="$(sha256sum "$REQ" | cut -c1-16) python$pyver"
-stamp=$DEPS/.stamps/pytorch-venv
-if [[ -f $stamp && "$(cat "$stamp")" == "$key" && -x $VENV/bin/python ]]; then
-  echo "$VENV/bin/python"
-  exit 0
-fi
-
-t0=$SECONDS
-log "creating $VENV (torch 2.15.0, transformers 5.25.0: scripts/pytorch-requirements.txt)"
-rm -rf "$VENV" "$stamp"
-"$PY" -m venv "$VENV"
-pip=("$VENV/bin/pip" --disable-pip-version-check --no-input)
-opts=(--no-deps --require-hashes --only-binary=:all: -r "$REQ")
-
-# From the download cache alone when every wheel is there; otherwise fetch the missing ones
-# from PyPI into the cache (pip keeps a cached file whose hash matches), then install.
-if ! "${pip[@]}" install --quiet --no-index --find-links "$DL" "${opts[@]}" 2>/dev/null; then
-  log "downloading the missing wheels from PyPI into $DL (about 2.5 GB in all)"
-  "${pip[@]}" download --quiet -d "$DL" "${opts[@]}"
-  "${pip[@]}" install --quiet --no-index --find-links "$DL" "${opts[@]}"
-fi
+. "$(dirname "${BASH_SOURCE[0]}")/pinned_venv.sh"
 
 # Check what the baseline needs: both imports, a training step in fp32 and under bf16
 # autocast with fused AdamW, and no download at run time.
-HF_HUB_OFFLINE=1 "$VENV/bin/python" - <<'PY' || die "torch or transformers does not work in $VENV"
+check() {
+  HF_HUB_OFFLINE=1 "$1/bin/python" - <<'PY'
 import torch, transformers
 cfg = transformers.BertConfig(vocab_size=64, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                               intermediate_size=64, num_labels=2)
@@ -82,7 +43,7 @@ for bf16 in (False, True):
     opt.step()
     opt.zero_grad()
 PY
+}
 
-echo "$key" >"$stamp"
-log "ready in $((SECONDS - t0)) s: $VENV/bin/python ($(du -sh "$VENV" | cut -f1))"
-echo "$VENV/bin/python"
+pinned_venv pytorch-venv "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/pytorch-requirements.txt" bin/python \
+  "torch 2.15.0, transformers 5.25.0" "2.5 GB" check
