@@ -152,8 +152,8 @@ type batchLine struct {
 	Labels       []int64   `json:"labels"`
 }
 
-// runPlan is how many steps a run of n training examples takes, computed
-// as trainRun.prepare does.
+// runPlan is how many steps a run of n training examples takes (for
+// trainRun.prepare and the batches file alike).
 type runPlan struct {
 	microPerEpoch, stepsPerEpoch, epochs, total, warmup int
 }
@@ -249,11 +249,11 @@ func DumpBatches(cfg Config, w io.Writer, test string, testLimit int) (*BatchesH
 	if err != nil {
 		return nil, badInput(err)
 	}
-	if c.MaxLength > mcfg.MaxPositions {
-		return nil, badInput(fmt.Errorf("max-length %d exceeds the model's max_position_embeddings %d", c.MaxLength, mcfg.MaxPositions))
-	}
 	tok, err := text.LoadTokenizer(c.Model)
 	if err != nil {
+		return nil, badInput(err)
+	}
+	if err := c.checkModel(mcfg, tok); err != nil {
 		return nil, badInput(err)
 	}
 	train, eval, labels, err := loadTrainEval(c, tok)

@@ -312,15 +312,9 @@ func (r *trainRun) prepare() error {
 	if err := r.loadProfile(); err != nil {
 		return err
 	}
-	r.microPerEpoch = (r.train.len() + c.BatchSize - 1) / c.BatchSize
-	r.stepsPerEpoch = (r.microPerEpoch + c.GradAccum - 1) / c.GradAccum
-	total := c.Epochs * r.stepsPerEpoch
-	r.epochs = c.Epochs
-	if c.MaxSteps > 0 {
-		total = c.MaxSteps
-		r.epochs = (total + r.stepsPerEpoch - 1) / r.stepsPerEpoch
-	}
-	r.warmup = int(math.Round(c.WarmupRatio * float64(total)))
+	p := planRun(c, r.train.len())
+	r.microPerEpoch, r.stepsPerEpoch, r.epochs, r.warmup = p.microPerEpoch, p.stepsPerEpoch, p.epochs, p.warmup
+	total := p.total
 	r.interval = r.fcfg.IntervalSteps(total)
 
 	if c.Freeze != "off" {
