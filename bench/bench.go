@@ -197,12 +197,18 @@ func loadResult(dir string, o Options, m Mode) (*Result, error) {
 
 // runChild runs the autofreeze binary, its output going to logPath.
 func runChild(ctx context.Context, o Options, args []string, logPath string) (*os.ProcessState, error) {
+	return runProgram(ctx, o, o.Exe, args, logPath)
+}
+
+// runProgram runs exe with o's environment, its output going to logPath;
+// a failure carries the log's tail.
+func runProgram(ctx context.Context, o Options, exe string, args []string, logPath string) (*os.ProcessState, error) {
 	logf, err := os.Create(logPath)
 	if err != nil {
 		return nil, err
 	}
 	defer logf.Close()
-	cmd := exec.CommandContext(ctx, o.Exe, args...)
+	cmd := exec.CommandContext(ctx, exe, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.Env = o.Env
 	if err := cmd.Run(); err != nil {
@@ -210,7 +216,7 @@ func runChild(ctx context.Context, o Options, args []string, logPath string) (*o
 		if len(tail) > 2000 {
 			tail = tail[len(tail)-2000:]
 		}
-		return nil, fmt.Errorf("%s %v: %w\n%s", o.Exe, args, err, tail)
+		return nil, fmt.Errorf("%s %v: %w\n%s", exe, args, err, tail)
 	}
 	return cmd.ProcessState, nil
 }

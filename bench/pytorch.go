@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 
@@ -72,21 +71,8 @@ func RunPyTorch(ctx context.Context, o Options, pt PyTorch, precision string) (*
 	args := []string{pt.Script, "--batches", batches, "--precision", precision, "--seed", strconv.FormatUint(o.Seed, 10),
 		"--eval-every", strconv.Itoa(o.EvalEvery), "--out", resultPath + ".partial"}
 	o.log().Info("bench: training", "mode", name, "seed", o.Seed)
-	logPath := filepath.Join(o.Out, name+".log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, pt.Python, args...)
-	cmd.Stdout, cmd.Stderr, cmd.Env = logf, logf, o.Env
-	err = cmd.Run()
-	logf.Close()
-	if err != nil {
-		tail, _ := os.ReadFile(logPath)
-		if len(tail) > 2000 {
-			tail = tail[len(tail)-2000:]
-		}
-		return nil, fmt.Errorf("mode %s: %s %v: %w\n%s", name, pt.Python, args, err, tail)
+	if _, err := runProgram(ctx, o, pt.Python, args, filepath.Join(o.Out, name+".log")); err != nil {
+		return nil, fmt.Errorf("mode %s: %w", name, err)
 	}
 	if err := os.Rename(resultPath+".partial", resultPath); err != nil {
 		return nil, err
