@@ -251,8 +251,8 @@ func SelectModes(all []Mode, names []string) ([]Mode, error) {
 		known = append(known, m.Name)
 	}
 	for _, n := range names {
-		if !slices.Contains(known, n) && !slices.Contains(PyTorchModes, n) {
-			return nil, fmt.Errorf("unknown mode %q: want some of %s, %s", n, strings.Join(known, ", "), strings.Join(PyTorchModes, ", "))
+		if !slices.Contains(known, n) && !slices.Contains(PyTorchModes, n) && n != ProbeMode {
+			return nil, fmt.Errorf("unknown mode %q: want some of %s, %s, %s", n, strings.Join(known, ", "), ProbeMode, strings.Join(PyTorchModes, ", "))
 		}
 	}
 	var out []Mode

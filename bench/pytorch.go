@@ -23,7 +23,8 @@ type PyTorch struct {
 	Script string // scripts/pytorch_baseline.py
 }
 
-// pytorchResult is the part of pytorch_baseline.py's result JSON we read.
+// pytorchResult is the part of pytorch_baseline.py's result JSON we read;
+// `autofreeze probe` writes the same fields.
 type pytorchResult struct {
 	WallSeconds  float64 `json:"wall_seconds"`
 	TrainSeconds float64 `json:"train_seconds"`
@@ -52,7 +53,7 @@ func RunPyTorch(ctx context.Context, o Options, pt PyTorch, precision string) (*
 		Args: []string{"--precision", precision}}
 	dir := filepath.Join(o.Out, name)
 	resultPath := filepath.Join(dir, "result.json")
-	if res, err := readPyTorchResult(resultPath, o, m, dir); err == nil {
+	if res, err := readBaselineResult(resultPath, o, m, dir); err == nil {
 		o.log().Info("bench: reusing the finished run", "mode", name, "seed", o.Seed, "dir", dir)
 		return res, nil
 	}
@@ -77,13 +78,14 @@ func RunPyTorch(ctx context.Context, o Options, pt PyTorch, precision string) (*
 	if err := os.Rename(resultPath+".partial", resultPath); err != nil {
 		return nil, err
 	}
-	return readPyTorchResult(resultPath, o, m, dir)
+	return readBaselineResult(resultPath, o, m, dir)
 }
 
-// readPyTorchResult turns the baseline's result JSON into a Result whose
+// readBaselineResult turns a baseline's result JSON (the PyTorch script's,
+// or `autofreeze probe`'s, which has the same fields) into a Result whose
 // evaluations are on the same clock as ours (wall seconds since training
 // began, evaluations included).
-func readPyTorchResult(path string, o Options, m Mode, dir string) (*Result, error) {
+func readBaselineResult(path string, o Options, m Mode, dir string) (*Result, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

@@ -20,7 +20,7 @@ func TestReadPyTorchResult(t *testing.T) {
 		t.Fatal(err)
 	}
 	m := Mode{Name: "pytorch-fp32"}
-	r, err := readPyTorchResult(path, Options{Seed: 7}, m, "dir")
+	r, err := readBaselineResult(path, Options{Seed: 7}, m, "dir")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,7 +32,7 @@ func TestReadPyTorchResult(t *testing.T) {
 		t.Errorf("time to 85%%: %v %v, want 140.9", s, ok)
 	}
 	os.WriteFile(path, []byte("{"), 0o644)
-	if _, err := readPyTorchResult(path, Options{}, m, "dir"); err == nil {
+	if _, err := readBaselineResult(path, Options{}, m, "dir"); err == nil {
 		t.Error("a torn result file was read")
 	}
 }

@@ -132,6 +132,7 @@ func newApp(stdout, stderr io.Writer) *ucli.App {
 			reportCommand(),
 			benchCommand(),
 			batchesCommand(),
+			probeCommand(),
 		},
 		CustomAppHelpTemplate: ucli.AppHelpTemplate + "\n" + exitStatusHelp(),
 		// Errors are printed once, by run.

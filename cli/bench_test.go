@@ -25,7 +25,7 @@ func TestBenchQuick(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"| full |", "| autofreeze-nocache |", "| autofreeze-memory |", "| autofreeze-disk |", "| static-1 |", "| static-3 |",
+	for _, want := range []string{"| full |", "| autofreeze-nocache |", "| autofreeze-memory |", "| autofreeze-disk |", "| static-1 |", "| static-3 |", "| frozen-encoder-logreg |",
 		"The cache against recomputing", "recompute on ONNX Runtime", "recompute in libtorch", "## Time to accuracy (2 seed(s))", "| method | reached target |"} {
 		if !strings.Contains(string(md), want) {
 			t.Errorf("BENCHMARKS.md lacks %q:\n%s", want, md)
@@ -73,7 +73,7 @@ func TestBenchQuick(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"full", "autofreeze-nocache", "autofreeze-memory", "autofreeze-disk", "static-1", "static-2", "static-3"}
+	want := []string{"full", "autofreeze-nocache", "autofreeze-memory", "autofreeze-disk", "static-1", "static-2", "static-3", "frozen-encoder-logreg"}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Errorf("methods %v, want %v", names, want)
 	}

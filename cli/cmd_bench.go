@@ -44,7 +44,7 @@ func benchCommand() *ucli.Command {
 			&ucli.Float64Flag{Name: "lr", Value: 1e-4, Usage: "peak learning rate"},
 			&ucli.StringFlag{Name: "seeds", Value: "42", Usage: "comma-separated seeds; every mode runs once per seed (the time-to-accuracy protocol asks for at least 3)"},
 			&ucli.IntFlag{Name: "eval-every", Usage: "held-out evaluation every N steps in every run (0: at epoch ends); the time to target is read off these"},
-			&ucli.StringFlag{Name: "modes", Usage: "comma-separated modes to run (default: every one; full is always needed, it defines the target): full, autofreeze-nocache, autofreeze-memory, autofreeze-disk, static-K, pytorch-fp32, pytorch-bf16"},
+			&ucli.StringFlag{Name: "modes", Usage: "comma-separated modes to run (default: every one; full is always needed, it defines the target): full, autofreeze-nocache, autofreeze-memory, autofreeze-disk, static-K, frozen-encoder-logreg, pytorch-fp32, pytorch-bf16"},
 			&ucli.StringFlag{Name: "pytorch-python", Usage: "python of the PyTorch baseline's venv (scripts/pytorch_venv.sh prints it): adds pytorch-fp32 (and pytorch-bf16 where the CPU has native bf16) on the same batches"},
 			&ucli.StringFlag{Name: "pytorch-script", Value: "scripts/pytorch_baseline.py", Usage: "the PyTorch baseline script"},
 			&ucli.Float64Flag{Name: "target-drop", Value: 0.3, Usage: "the target is full fine-tuning's mean best held-out accuracy minus this many points"},
@@ -80,7 +80,7 @@ func benchCommand() *ucli.Command {
 			if err != nil {
 				return usageError(err)
 			}
-			modes, pytorchModes, err := benchModes(c, cfg.NumLayers)
+			modes, pytorchModes, withProbe, err := benchModes(c, cfg.NumLayers)
 			if err != nil {
 				return usageError(err)
 			}
@@ -95,6 +95,13 @@ func benchCommand() *ucli.Command {
 				results, err := bench.Modes(c.Context, so, modes)
 				if err != nil {
 					return err
+				}
+				if withProbe {
+					r, err := bench.RunProbe(c.Context, so)
+					if err != nil {
+						return err
+					}
+					results = append(results, r)
 				}
 				for _, name := range pytorchModes {
 					r, err := bench.RunPyTorch(c.Context, so, pt, strings.TrimPrefix(name, "pytorch-"))
@@ -153,9 +160,10 @@ func benchCommand() *ucli.Command {
 	}
 }
 
-// benchModes reads --modes and --pytorch-python: our modes to run, and the
-// PyTorch baseline's.
-func benchModes(c *ucli.Context, layers int) ([]bench.Mode, []string, error) {
+// benchModes reads --modes and --pytorch-python: our training modes to run,
+// the PyTorch baseline's, and whether to fit the frozen-encoder baseline
+// (named, or no --modes at all).
+func benchModes(c *ucli.Context, layers int) (modes []bench.Mode, pytorch []string, probe bool, err error) {
 	var names []string
 	for _, n := range strings.Split(c.String("modes"), ",") {
 		if n = strings.TrimSpace(n); n != "" {
@@ -163,19 +171,18 @@ func benchModes(c *ucli.Context, layers int) ([]bench.Mode, []string, error) {
 		}
 	}
 	if len(names) > 0 && !slices.Contains(names, "full") {
-		return nil, nil, fmt.Errorf("--modes %q: full is needed (its best held-out accuracy defines the target)", c.String("modes"))
+		return nil, nil, false, fmt.Errorf("--modes %q: full is needed (its best held-out accuracy defines the target)", c.String("modes"))
 	}
-	modes, err := bench.SelectModes(bench.AllModes(layers), names)
-	if err != nil {
-		return nil, nil, fmt.Errorf("--modes: %w", err)
+	if modes, err = bench.SelectModes(bench.AllModes(layers), names); err != nil {
+		return nil, nil, false, fmt.Errorf("--modes: %w", err)
 	}
+	probe = len(names) == 0 || slices.Contains(names, bench.ProbeMode)
 	// The baseline runs when --pytorch-python is given: the PyTorch modes
 	// --modes names, or else fp32 (and bf16 where the CPU has it natively).
-	var pytorch []string
 	for _, n := range bench.PyTorchModes {
 		if slices.Contains(names, n) {
 			if c.String("pytorch-python") == "" {
-				return nil, nil, fmt.Errorf("--modes %s: needs --pytorch-python (the venv scripts/pytorch_venv.sh makes)", n)
+				return nil, nil, false, fmt.Errorf("--modes %s: needs --pytorch-python (the venv scripts/pytorch_venv.sh makes)", n)
 			}
 			pytorch = append(pytorch, n)
 		}
@@ -186,7 +193,7 @@ func benchModes(c *ucli.Context, layers int) ([]bench.Mode, []string, error) {
 			pytorch = append(pytorch, "pytorch-bf16")
 		}
 	}
-	return modes, pytorch, nil
+	return modes, pytorch, probe, nil
 }
 
 // parseSeeds reads --seeds: distinct unsigned integers, comma-separated.

@@ -92,8 +92,10 @@ type Config struct {
 	// Cache is where the frozen prefix's activations go: "off" (the prefix
 	// runs under no-grad every step), "memory" or "disk".
 	Cache string `yaml:"cache"`
-	// CacheSwitch is when training starts reading a new cache: "epoch" (from
-	// the next epoch, as the paper does) or "immediate".
+	// CacheSwitch is when training starts reading a new cache: "immediate"
+	// (the step after it is built: the default, since a cache is complete
+	// when it is built) or "epoch" (from the next epoch, as the paper does,
+	// whose caches fill during the epoch).
 	CacheSwitch string `yaml:"cache-switch"`
 	CacheDType  string `yaml:"cache-dtype"`
 	// Engine runs the frozen prefix for the cache: "onnx" (ONNX Runtime) or
@@ -130,7 +132,7 @@ func Defaults() Config {
 		GradAccum: 1, Epochs: 3, LR: 5e-5, WarmupRatio: 0.1, Schedule: "linear",
 		WeightDecay: 0.01, MaxGradNorm: 1.0, LogEvery: 10, Freeze: "off",
 		FreezeIntervals: 20, FreezePercentile: 50, FreezeNorm: "l1", Cache: "off",
-		CacheSwitch: "epoch", CacheDType: "fp16", Engine: "onnx", Provider: "cpu", Mode: "performance",
+		CacheSwitch: "immediate", CacheDType: "fp16", Engine: "onnx", Provider: "cpu", Mode: "performance",
 		Precision: "fp32",
 	}
 }

@@ -16,13 +16,27 @@ import (
 // evaluate runs the classifier over a labelled split, in batches of similar
 // length, and returns its metrics and every row's logits (in split order).
 func evaluate(enc *trainable.Encoder, tok *text.Tokenizer, s *split, batchSize int) (Metrics, [][]float32, error) {
+	return evaluateFrom(enc, tok, s, batchSize, nil)
+}
+
+// evaluateFrom is evaluate through the kept states of a frozen prefix
+// (nil: the whole model runs); see evalPrefix.
+func evaluateFrom(enc *trainable.Encoder, tok *text.Tokenizer, s *split, batchSize int, prefix *evalPrefix) (Metrics, [][]float32, error) {
 	n := enc.NumLabels()
 	logits := make([][]float32, s.len())
 	order := s.lengthOrder()
-	for start := 0; start < len(order); start += batchSize {
-		rows := order[start:min(start+batchSize, len(order))]
+	if prefix != nil {
+		order = prefix.order
+	}
+	for i, rows := range evalBatches(order, batchSize) {
 		b, _ := s.batch(tok, rows)
-		out, err := enc.Logits(b)
+		var out []float32
+		var err error
+		if prefix != nil && prefix.k > 0 {
+			out, err = enc.LogitsFrom(b, prefix.hidden[i], prefix.k)
+		} else {
+			out, err = enc.Logits(b)
+		}
 		if err != nil {
 			return Metrics{}, nil, err
 		}
@@ -74,7 +88,11 @@ func (r *trainRun) evaluateAndSave(res *Result) (stop bool, err error) {
 
 func (r *trainRun) evaluateAndSaveHere(res *Result) (stop bool, err error) {
 	t0 := time.Now()
-	m, _, err := evaluate(r.enc, r.tok, r.eval, r.cfg.EvalBatchSize)
+	prefix, prefixSecs, err := r.evalThroughPrefix()
+	if err != nil {
+		return false, fmt.Errorf("evaluating at step %d: %w", r.st.Step, err)
+	}
+	m, _, err := evaluateFrom(r.enc, r.tok, r.eval, r.cfg.EvalBatchSize, prefix)
 	if err != nil {
 		return false, fmt.Errorf("evaluating at step %d: %w", r.st.Step, err)
 	}
@@ -90,6 +108,11 @@ func (r *trainRun) evaluateAndSaveHere(res *Result) (stop bool, err error) {
 	rec := map[string]any{"type": "eval", "step": r.st.Step, "epoch": epoch, "elapsed_s": r.elapsed(),
 		"eval_seconds": time.Since(t0).Seconds(), "loss": m.Loss, "accuracy": m.Accuracy, "macro_f1": m.MacroF1,
 		"examples": m.Examples, "best": best, "frozen_layers": r.tr.Frozen()}
+	if prefix != nil {
+		// Evaluated from the kept held-out states entering layer k; updating
+		// them took prefix_seconds of eval_seconds.
+		rec["from_layer"], rec["prefix_seconds"] = prefix.k, prefixSecs
+	}
 	if m.MCC != nil {
 		rec["mcc"] = *m.MCC
 	}

@@ -142,7 +142,8 @@ func TestCorruptCacheIsRebuilt(t *testing.T) {
 // resumes: the configuration hash of the same settings is unchanged
 // (6e93c9e9524fe85e was computed by the code of commit 02621b4).
 func TestConfigHashOfOlderRuns(t *testing.T) {
-	c := Config{Model: "m", Train: "t.csv", Out: "o", Freeze: "auto", Cache: "disk"}.WithDefaults()
+	// Older runs switched caches at the epoch by default (config.yaml records it).
+	c := Config{Model: "m", Train: "t.csv", Out: "o", Freeze: "auto", Cache: "disk", CacheSwitch: "epoch"}.WithDefaults()
 	if got := configHash(c); got != "6e93c9e9524fe85e" {
 		t.Errorf("configHash = %s, want 6e93c9e9524fe85e: checkpoints of older runs would no longer resume", got)
 	}

@@ -104,8 +104,12 @@ type trainRun struct {
 	metrics *metricsLog
 	st      TrainerState
 	prefix  *prefixState
-	world   *distributed.World // nil: one process
-	profile *plan.Profile      // efficiency mode's cost model input
+	// evalPrefix keeps the held-out split's states entering the frozen
+	// point (evalcache.go); evalPrefixOff: they would not fit in memory.
+	evalPrefix    *evalPrefix
+	evalPrefixOff bool
+	world         *distributed.World // nil: one process
+	profile       *plan.Profile      // efficiency mode's cost model input
 	// resizeDue: the freeze point moved in efficiency mode; after this
 	// step's evaluation, ask whether fewer workers will do.
 	resizeDue bool
