@@ -31,6 +31,7 @@ type AutoPolicy struct {
 	progress
 	percentile float64
 	norm       Norm
+	maxK       int       // the cap on K: Config.MaxFrozen, L−1, or 0 when observing
 	prev       []float64 // nil until the first call
 }
 
@@ -48,7 +49,16 @@ func NewAuto(layers int, cfg Config) (*AutoPolicy, error) {
 	if cfg.Norm != L1 && cfg.Norm != L2 {
 		return nil, fmt.Errorf("%w: unknown norm %v", ErrConfig, cfg.Norm)
 	}
-	return &AutoPolicy{progress: p, percentile: cfg.Percentile, norm: cfg.Norm}, nil
+	maxK := layers - 1
+	switch {
+	case cfg.MaxFrozen < 0 || cfg.MaxFrozen > layers-1:
+		return nil, fmt.Errorf("%w: at most %d frozen layers asked of %d layers: want 1 to %d (the last layer always trains)", ErrConfig, cfg.MaxFrozen, layers, layers-1)
+	case cfg.Observe:
+		maxK = 0
+	case cfg.MaxFrozen > 0:
+		maxK = cfg.MaxFrozen
+	}
+	return &AutoPolicy{progress: p, percentile: cfg.Percentile, norm: cfg.Norm, maxK: maxK}, nil
 }
 
 // Observe takes one norm per encoder layer, of the kind the Config named, for the interval
@@ -70,6 +80,13 @@ func (a *AutoPolicy) Observe(step int, norms []float64) (Decision, error) {
 			newK++
 		}
 		reason = a.explain(r, thr, newK)
+		if newK > a.maxK {
+			reason += fmt.Sprintf("; capped at %d frozen layers", a.maxK)
+			if a.maxK == 0 {
+				reason += " (observing only: --freeze observe)"
+			}
+			newK = max(a.maxK, a.k)
+		}
 	}
 	d := a.decision(Auto, step, newK)
 	d.Norm, d.Norms, d.Percentile = a.norm, cur, a.percentile

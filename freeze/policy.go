@@ -112,6 +112,13 @@ type Config struct {
 	// Alpha is the Schedule's fraction in (0, 1) of still-training layers frozen per phase.
 	// Zero means 1/3.
 	Alpha float64
+	// MaxFrozen caps K for Auto: it never freezes more than this many layers. Zero means
+	// L−1, every layer but the last.
+	MaxFrozen int
+	// Observe makes Auto decide on the norms as usual but never freeze (K stays 0): the
+	// run costs full fine-tuning and records, in its decisions, the gradient-norm trace
+	// and what the rule would have done. --freeze observe.
+	Observe bool
 }
 
 // WithDefaults returns c with every zero field that has a default set to it.
@@ -162,13 +169,15 @@ func New(layers int, cfg Config) (Policy, error) {
 	return nil, fmt.Errorf("%w: unknown mode %d", ErrConfig, int(cfg.Mode))
 }
 
-// ParseFlag reads the --freeze flag: "auto", "schedule", "off" (Static with N = 0) or a
-// number N (Static). It returns the Config with Mode and FrozenLayers set; N is checked
+// ParseFlag reads the --freeze flag: "auto", "observe" (Auto that never freezes),
+// "schedule", "off" (Static with N = 0) or a number N (Static). It returns the Config with Mode and FrozenLayers set; N is checked
 // against the layer count only by New.
 func ParseFlag(s string) (Config, error) {
 	switch s = strings.TrimSpace(s); s {
 	case "auto":
 		return Config{Mode: Auto}, nil
+	case "observe":
+		return Config{Mode: Auto, Observe: true}, nil
 	case "schedule":
 		return Config{Mode: Schedule}, nil
 	case "off":
@@ -176,7 +185,7 @@ func ParseFlag(s string) (Config, error) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
-		return Config{}, fmt.Errorf("%w: --freeze %q: want auto, schedule, off or a layer count ≥ 0", ErrConfig, s)
+		return Config{}, fmt.Errorf("%w: --freeze %q: want auto, observe, schedule, off or a layer count ≥ 0", ErrConfig, s)
 	}
 	return Config{Mode: Static, FrozenLayers: n}, nil
 }

@@ -83,12 +83,16 @@ type Config struct {
 	// records what ran.
 	Precision string `yaml:"precision,omitempty"`
 
-	// Freeze is "off", "auto" (AutoFreeze), a number N (the first N layers
+	// Freeze is "off", "auto" (AutoFreeze), "observe" (AutoFreeze's
+	// decisions logged, never applied), a number N (the first N layers
 	// frozen from the start) or "schedule" (PipeTransformer's rule).
 	Freeze           string  `yaml:"freeze"`
 	FreezeIntervals  int     `yaml:"freeze-intervals"`
 	FreezePercentile float64 `yaml:"freeze-percentile"`
 	FreezeNorm       string  `yaml:"freeze-norm"`
+	// FreezeMax caps how many layers AutoFreeze freezes (0: all but the
+	// last); omitted when 0, so older runs' config hash is unchanged.
+	FreezeMax int `yaml:"freeze-max,omitempty"`
 	// Cache is where the frozen prefix's activations go: "off" (the prefix
 	// runs under no-grad every step), "memory" or "disk".
 	Cache string `yaml:"cache"`
@@ -328,7 +332,10 @@ func (c Config) problems() []Problem {
 	}
 	oneOf("precision", c.Precision, "fp32", "bf16")
 	if _, err := freeze.ParseFlag(c.Freeze); err != nil {
-		bad("freeze", c.Freeze, "want off, auto, schedule or a number of layers N >= 0")
+		bad("freeze", c.Freeze, "want off, auto, observe, schedule or a number of layers N >= 0")
+	}
+	if c.FreezeMax < 0 || c.FreezeMax > model.MaxLayers {
+		bad("freeze-max", c.FreezeMax, "want 0 (all layers but the last) or a number of layers from 1")
 	}
 	count("freeze-intervals", c.FreezeIntervals, 1, maxSteps, "want a positive number of freeze decisions")
 	if !finite(c.FreezePercentile) || c.FreezePercentile <= 0 || c.FreezePercentile > 100 {
@@ -374,6 +381,9 @@ func (c Config) checkModel(m *model.Config, tok *text.Tokenizer) error {
 	}
 	if fc, err := freeze.ParseFlag(c.Freeze); err == nil && fc.Mode == freeze.Static && fc.FrozenLayers > m.NumLayers-1 {
 		return fmt.Errorf("freeze %d: %s has %d layers, so --freeze N takes 0 to %d (its last layer always trains)", fc.FrozenLayers, c.Model, m.NumLayers, m.NumLayers-1)
+	}
+	if c.FreezeMax > m.NumLayers-1 {
+		return fmt.Errorf("freeze-max %d: %s has %d layers, so --freeze-max takes 1 to %d (its last layer always trains)", c.FreezeMax, c.Model, m.NumLayers, m.NumLayers-1)
 	}
 	if c.TextPairColumn != "" && m.TypeVocabSize < 2 {
 		return fmt.Errorf("text-pair-column %q: %s has type_vocab_size %d, so it cannot tell a pair's two texts apart", c.TextPairColumn, c.Model, m.TypeVocabSize)
@@ -424,6 +434,7 @@ func (c Config) FreezeConfig() (freeze.Config, error) {
 	}
 	fc.Intervals = c.FreezeIntervals
 	fc.Percentile = c.FreezePercentile
+	fc.MaxFrozen = c.FreezeMax
 	if fc.Norm, err = freeze.ParseNorm(c.FreezeNorm); err != nil {
 		return fc, err
 	}

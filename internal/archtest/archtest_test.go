@@ -54,7 +54,7 @@ func TestImportRules(t *testing.T) {
 	pkgs := listPackages(t)
 	native := []string{"github.com/sugarme/gotch", "github.com/yalue/onnxruntime_go"}
 	// Packages that must build and test without libtorch or ONNX Runtime.
-	for _, name := range []string{"cachefmt", "freeze", "model", "text", "report", "plan", "frozen/export", "internal/atomicfile"} {
+	for _, name := range []string{"cachefmt", "freeze", "model", "probe", "text", "report", "plan", "frozen/export", "internal/atomicfile"} {
 		p, ok := pkgs[name]
 		if !ok {
 			t.Errorf("package %s not found", name)
