@@ -2,12 +2,16 @@
 // Lines files into examples, tokenizes them exactly as Hugging Face's
 // tokenizers library does, and fixes the order in which training visits them.
 //
-// The tokenizer is written here, in pure Go, because the model's weights were
-// trained on Hugging Face's token ids: a tokenizer that differs on one accent
-// or emoji quietly feeds the model text it never saw. testdata/ holds ids
-// made by the PyPI tokenizers package (scripts/make_token_fixture.py), and the
-// tests compare every one of them, and the normalizer on every Unicode code
-// point. Only BERT-family WordPiece tokenizers are supported.
+// The tokenizers are written here, in pure Go, because the model's weights
+// were trained on Hugging Face's token ids: a tokenizer that differs on one
+// accent or emoji quietly feeds the model text it never saw. Three kinds are
+// read from tokenizer.json: WordPiece (BERT, DistilBERT, MiniLM, ELECTRA),
+// byte-level BPE (RoBERTa) and Unigram with sentencepiece's Precompiled
+// normalizer (XLM-RoBERTa); anything else is refused, naming the file and
+// field. testdata/ holds ids made by the PyPI tokenizers package
+// (scripts/make_token_fixture.py, scripts/make_tokenizer_fixtures.py), and
+// the tests compare every one of them, and the normalizers and character
+// classes on every Unicode code point.
 //
 // Everything here is deterministic, because the activation cache stores
 // results keyed by it: Tokenizer.Hash fingerprints the vocabulary and

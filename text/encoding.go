@@ -5,11 +5,12 @@ import (
 	"sync"
 )
 
-// Encoding is one model input, unpadded: [CLS] A [SEP] or [CLS] A [SEP] B [SEP].
+// Encoding is one model input, unpadded: [CLS] A [SEP] or [CLS] A [SEP] B [SEP]
+// (RoBERTa and XLM-R: <s> A </s> or <s> A </s></s> B </s>).
 // The three slices have the same length; Mask is all ones.
 type Encoding struct {
 	IDs     []int64
-	TypeIDs []int64 // 0 for [CLS], A and its [SEP]; 1 for B and its [SEP]
+	TypeIDs []int64 // 0 for [CLS], A and its [SEP]; 1 for B and its [SEP] (0 for RoBERTa and XLM-R)
 	Mask    []int64
 }
 
@@ -47,9 +48,12 @@ func (t *Tokenizer) Pieces(text string) []int64 {
 }
 
 func (t *Tokenizer) assemble(a, b []int64, pair bool, maxLen int) Encoding {
-	added := 2
+	added, sep2 := 2, 0
 	if pair {
 		added = 3
+		if t.layout.doubleSep {
+			added, sep2 = 4, 1
+		}
 	}
 	na, nb := len(a), len(b)
 	if maxLen > 0 {
@@ -62,10 +66,13 @@ func (t *Tokenizer) assemble(a, b []int64, pair bool, maxLen int) Encoding {
 	copy(e.IDs[1:], a[:na])
 	e.IDs[1+na] = t.special.SEP
 	if pair {
-		copy(e.IDs[2+na:], b[:nb])
+		if sep2 == 1 {
+			e.IDs[2+na] = t.special.SEP
+		}
+		copy(e.IDs[2+na+sep2:], b[:nb])
 		e.IDs[n-1] = t.special.SEP
 		for i := 2 + na; i < n; i++ {
-			e.TypeIDs[i] = 1
+			e.TypeIDs[i] = t.layout.typeB
 		}
 	}
 	for i := range e.Mask {

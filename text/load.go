@@ -2,13 +2,16 @@ package text
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"unicode/utf8"
 )
 
 // LoadTokenizer reads a BERT-family tokenizer from a model directory: its
@@ -49,27 +52,57 @@ type tokenizerJSON struct {
 		Rstrip     bool   `json:"rstrip"`
 		Normalized bool   `json:"normalized"`
 	} `json:"added_tokens"`
-	Normalizer *struct {
-		Type               string `json:"type"`
-		CleanText          *bool  `json:"clean_text"`
-		HandleChineseChars *bool  `json:"handle_chinese_chars"`
-		StripAccents       *bool  `json:"strip_accents"`
-		Lowercase          *bool  `json:"lowercase"`
-	} `json:"normalizer"`
-	PreTokenizer *struct {
-		Type string `json:"type"`
-	} `json:"pre_tokenizer"`
+	Normalizer    *normalizerJSON    `json:"normalizer"`
+	PreTokenizer  *preTokenizerJSON  `json:"pre_tokenizer"`
 	PostProcessor *postProcessorJSON `json:"post_processor"`
 	Padding       *struct {
 		PadToken string `json:"pad_token"`
 	} `json:"padding"`
 	Model struct {
-		Type                    string           `json:"type"`
-		Vocab                   map[string]int32 `json:"vocab"`
-		UnkToken                string           `json:"unk_token"`
-		ContinuingSubwordPrefix *string          `json:"continuing_subword_prefix"`
-		MaxInputCharsPerWord    *int             `json:"max_input_chars_per_word"`
+		Type                    string          `json:"type"`
+		Vocab                   json.RawMessage `json:"vocab"` // WordPiece, BPE: {token: id}; Unigram: [[piece, score], ...]
+		UnkToken                string          `json:"unk_token"`
+		ContinuingSubwordPrefix *string         `json:"continuing_subword_prefix"`
+		MaxInputCharsPerWord    *int            `json:"max_input_chars_per_word"`
+		// BPE
+		Merges          json.RawMessage `json:"merges"` // ["a b", ...] or [["a", "b"], ...]
+		Dropout         *float64        `json:"dropout"`
+		EndOfWordSuffix *string         `json:"end_of_word_suffix"`
+		FuseUnk         bool            `json:"fuse_unk"`
+		ByteFallback    bool            `json:"byte_fallback"`
+		IgnoreMerges    bool            `json:"ignore_merges"`
+		// Unigram
+		UnkID *int `json:"unk_id"`
 	} `json:"model"`
+}
+
+// normalizerJSON holds the fields of every normalizer type read here.
+type normalizerJSON struct {
+	Type               string           `json:"type"`
+	CleanText          *bool            `json:"clean_text"` // BertNormalizer
+	HandleChineseChars *bool            `json:"handle_chinese_chars"`
+	StripAccents       *bool            `json:"strip_accents"`
+	Lowercase          *bool            `json:"lowercase"`
+	Normalizers        []normalizerJSON `json:"normalizers"`          // Sequence
+	Charsmap           *string          `json:"precompiled_charsmap"` // Precompiled, base64
+	StripLeft          *bool            `json:"strip_left"`           // Strip
+	StripRight         *bool            `json:"strip_right"`
+	Pattern            *struct {        // Replace
+		String *string `json:"String"`
+		Regex  *string `json:"Regex"`
+	} `json:"pattern"`
+	Content *string `json:"content"`
+}
+
+// preTokenizerJSON holds the fields of every pre-tokenizer type read here.
+type preTokenizerJSON struct {
+	Type           string             `json:"type"`
+	AddPrefixSpace *bool              `json:"add_prefix_space"` // ByteLevel, Metaspace (legacy)
+	UseRegex       *bool              `json:"use_regex"`        // ByteLevel
+	Replacement    *string            `json:"replacement"`      // Metaspace
+	PrependScheme  *string            `json:"prepend_scheme"`
+	Split          *bool              `json:"split"`
+	Pretokenizers  []preTokenizerJSON `json:"pretokenizers"` // Sequence
 }
 
 type postProcessorJSON struct {
@@ -97,10 +130,14 @@ func parseTokenizerJSON(path string, data []byte) (*Tokenizer, error) {
 		return nil, jsonError(path, data, err, "re-download the model (`make setup`)")
 	}
 	unsupported := func(what, got, want string) error {
-		return fmt.Errorf("%s: %s %q is not supported: autofreeze tokenizes BERT-family models only (%s); use a BERT, DistilBERT, MiniLM or ELECTRA checkpoint", path, what, got, want)
+		return fmt.Errorf("%s: %s %q is not supported: autofreeze tokenizes BERT-family models only (%s); use a BERT, DistilBERT, MiniLM, ELECTRA, RoBERTa or XLM-RoBERTa checkpoint", path, what, got, want)
+	}
+	switch tj.Model.Type {
+	case "BPE", "Unigram":
+		return parseSubwordJSON(path, &tj)
 	}
 	if tj.Model.Type != "WordPiece" && !(tj.Model.Type == "" && tj.Model.ContinuingSubwordPrefix != nil) {
-		return nil, unsupported("model type", tj.Model.Type, "WordPiece")
+		return nil, unsupported("model type", tj.Model.Type, "WordPiece, BPE or Unigram")
 	}
 	if tj.Normalizer == nil {
 		return nil, unsupported("normalizer", "null", "BertNormalizer")
@@ -115,7 +152,13 @@ func parseTokenizerJSON(path string, data []byte) (*Tokenizer, error) {
 		}
 		return nil, unsupported("pre_tokenizer type", got, "BertPreTokenizer")
 	}
-	if len(tj.Model.Vocab) == 0 {
+	var vocab map[string]int32
+	if len(tj.Model.Vocab) > 0 {
+		if err := json.Unmarshal(tj.Model.Vocab, &vocab); err != nil {
+			return nil, fmt.Errorf("%s: model.vocab of a WordPiece model must be an object {token: id}: %v", path, err)
+		}
+	}
+	if len(vocab) == 0 {
 		return nil, fmt.Errorf("%s: model.vocab is empty or missing; re-download the model (`make setup`)", path)
 	}
 
@@ -145,7 +188,11 @@ func parseTokenizerJSON(path string, data []byte) (*Tokenizer, error) {
 		return nil, unsupported("post_processor", "null", "BertProcessing or a [CLS] $A [SEP] $B [SEP] template")
 	}
 	var err error
-	if cfg.ClsToken, cfg.SepToken, err = tj.PostProcessor.clsSep(); err != nil {
+	var lay layout
+	if cfg.ClsToken, cfg.SepToken, lay, err = tj.PostProcessor.clsSep(); err != nil || lay != bertLayout {
+		if err == nil {
+			err = errors.New("a RoBERTa-style <s> A </s></s> B </s> layout goes with a BPE or Unigram model")
+		}
 		return nil, fmt.Errorf("%s: post_processor: %v; autofreeze builds [CLS] A [SEP] B [SEP] inputs only", path, err)
 	}
 
@@ -156,31 +203,36 @@ func parseTokenizerJSON(path string, data []byte) (*Tokenizer, error) {
 		}
 		added = append(added, addedToken{content: a.Content, id: a.ID, normalized: a.Normalized})
 	}
-	t, err := build(path, tj.Model.Vocab, cfg, added, false)
+	t, err := build(path, vocab, cfg, added, false)
 	if err != nil {
 		return nil, err
 	}
 	return t, t.checkIDs(path, tj.PostProcessor)
 }
 
-// clsSep returns the tokens of a BERT post-processor and checks its shape.
-func (p *postProcessorJSON) clsSep() (cls, sep string, err error) {
+// clsSep returns the tokens of the post-processor and where it puts them,
+// and checks its shape: BERT's [CLS] A [SEP] B [SEP] or RoBERTa's
+// <s> A </s></s> B </s>.
+func (p *postProcessorJSON) clsSep() (cls, sep string, lay layout, err error) {
 	switch p.Type {
-	case "BertProcessing":
+	case "BertProcessing", "RobertaProcessing":
 		var c, s [2]any
+		bad := fmt.Errorf(`%s wants "cls" and "sep" as [token, id]`, p.Type)
 		if json.Unmarshal(p.Cls, &c) != nil || json.Unmarshal(p.Sep, &s) != nil {
-			return "", "", errors.New(`BertProcessing wants "cls" and "sep" as [token, id]`)
+			return "", "", lay, bad
 		}
 		cls, _ = c[0].(string)
 		sep, _ = s[0].(string)
 		if cls == "" || sep == "" {
-			return "", "", errors.New(`BertProcessing wants "cls" and "sep" as [token, id]`)
+			return "", "", lay, bad
 		}
-		return cls, sep, nil
+		if p.Type == "RobertaProcessing" {
+			return cls, sep, layout{doubleSep: true}, nil // every type id 0
+		}
+		return cls, sep, bertLayout, nil
 	case "TemplateProcessing":
-		shape := func(tmpl []templatePiece, want string) (string, string, bool) {
-			var got []string
-			var specials []string
+		shape := func(tmpl []templatePiece) (string, []string) {
+			var got, specials []string
 			for _, pc := range tmpl {
 				switch {
 				case pc.SpecialToken != nil:
@@ -190,24 +242,34 @@ func (p *postProcessorJSON) clsSep() (cls, sep string, err error) {
 					got = append(got, fmt.Sprintf("%s%d", pc.Sequence.ID, pc.Sequence.TypeID))
 				}
 			}
-			if strings.Join(got, " ") != want {
-				return "", "", false
-			}
-			for _, s := range specials[2:] {
-				if s != specials[1] {
-					return "", "", false
+			return strings.Join(got, " "), specials
+		}
+		single, s1 := shape(p.Single)
+		pair, s2 := shape(p.Pair)
+		same := func(toks []string) bool {
+			for _, t := range toks[2:] {
+				if t != toks[1] {
+					return false
 				}
 			}
-			return specials[0], specials[1], true
+			return true
 		}
-		c1, s1, ok1 := shape(p.Single, "S0 A0 S0")
-		c2, s2, ok2 := shape(p.Pair, "S0 A0 S0 B1 S1")
-		if !ok1 || !ok2 || c1 != c2 || s1 != s2 {
-			return "", "", errors.New("the template is not [CLS]:0 $A:0 [SEP]:0 / [CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1")
+		if single == "S0 A0 S0" && same(s1) {
+			for _, typeB := range []int64{0, 1} {
+				for _, double := range []bool{false, true} {
+					want := fmt.Sprintf("S0 A0 S0 B%d S%d", typeB, typeB)
+					if double {
+						want = fmt.Sprintf("S0 A0 S0 S%d B%d S%d", typeB, typeB, typeB)
+					}
+					if pair == want && same(s2) && s2[0] == s1[0] && s2[1] == s1[1] {
+						return s1[0], s1[1], layout{doubleSep: double, typeB: typeB}, nil
+					}
+				}
+			}
 		}
-		return c1, s1, nil
+		return "", "", lay, errors.New("the template is neither [CLS]:0 $A:0 [SEP]:0 / [CLS]:0 $A:0 [SEP]:0 $B:1 [SEP]:1 nor <s> $A </s> / <s> $A </s> </s> $B </s>")
 	}
-	return "", "", fmt.Errorf("type %q is not supported (want BertProcessing or TemplateProcessing)", p.Type)
+	return "", "", lay, fmt.Errorf("type %q is not supported (want BertProcessing, RobertaProcessing or TemplateProcessing)", p.Type)
 }
 
 // checkIDs checks that the post-processor's ids are the vocabulary's.
@@ -215,7 +277,7 @@ func (t *Tokenizer) checkIDs(path string, p *postProcessorJSON) error {
 	want := map[string]int64{t.Token(t.special.CLS): t.special.CLS, t.Token(t.special.SEP): t.special.SEP}
 	var ids map[string]int64
 	switch p.Type {
-	case "BertProcessing":
+	case "BertProcessing", "RobertaProcessing":
 		ids = map[string]int64{}
 		for _, raw := range []json.RawMessage{p.Cls, p.Sep} {
 			var pair [2]any
@@ -317,4 +379,279 @@ func jsonError(path string, data []byte, err error, fix string) error {
 	line := 1 + bytes.Count(data[:offset], []byte("\n"))
 	col := int(offset) - bytes.LastIndexByte(data[:offset], '\n')
 	return fmt.Errorf("%s:%d:%d: invalid JSON (byte offset %d): %v; %s", path, line, col, offset, err, fix)
+}
+
+// parseSubwordJSON reads the BPE (RoBERTa) and Unigram (XLM-RoBERTa) families.
+func parseSubwordJSON(path string, tj *tokenizerJSON) (*Tokenizer, error) {
+	field := func(name string, err error) error {
+		return fmt.Errorf("%s: %s: %v", path, name, err)
+	}
+	p := &pipeline{kind: tj.Model.Type}
+	var err error
+	if p.steps, err = parseNormalizer(tj.Normalizer); err != nil {
+		return nil, field("normalizer", err)
+	}
+	if p.pre, err = parsePreTokenizer(tj.PreTokenizer); err != nil {
+		return nil, field("pre_tokenizer", err)
+	}
+	var vocab map[string]int32
+	var unkToken string
+	switch tj.Model.Type {
+	case "BPE":
+		var b *bpe
+		if b, vocab, err = parseBPE(tj); err != nil {
+			return nil, field("model", err)
+		}
+		p.model, unkToken = b, tj.Model.UnkToken
+	case "Unigram":
+		var u *unigram
+		var pieces []string
+		if u, pieces, err = parseUnigram(tj); err != nil {
+			return nil, field("model", err)
+		}
+		vocab = make(map[string]int32, len(pieces))
+		for i, pc := range pieces {
+			vocab[pc] = int32(i)
+		}
+		p.model, unkToken = u, pieces[u.unk]
+	}
+	if tj.PostProcessor == nil {
+		return nil, field("post_processor", errors.New("null is not supported: want RobertaProcessing or a <s> $A </s> template"))
+	}
+	cfg := Config{UnkToken: unkToken, PadToken: "<pad>", MaskToken: "<mask>"}
+	if cfg.UnkToken == "" {
+		cfg.UnkToken = "<unk>"
+	}
+	if tj.Padding != nil && tj.Padding.PadToken != "" {
+		cfg.PadToken = tj.Padding.PadToken
+	}
+	var lay layout
+	if cfg.ClsToken, cfg.SepToken, lay, err = tj.PostProcessor.clsSep(); err != nil {
+		return nil, field("post_processor", err)
+	}
+	var added []addedToken
+	for i, a := range tj.AddedTokens {
+		if a.SingleWord {
+			return nil, field(fmt.Sprintf("added_tokens[%d]", i), fmt.Errorf("%q uses single_word, which autofreeze does not support", a.Content))
+		}
+		content := a.Content
+		if a.Normalized { // HF matches a normalized token by its normalized form
+			n, _ := p.normalize(nil, nil, content)
+			content = string(n)
+		}
+		added = append(added, addedToken{content: content, id: a.ID, normalized: a.Normalized, lstrip: a.Lstrip, rstrip: a.Rstrip})
+	}
+	t, err := newTokenizer(path, p, vocab, cfg, added, false)
+	if err != nil {
+		return nil, err
+	}
+	t.layout = lay
+	if err := t.checkIDs(path, tj.PostProcessor); err != nil {
+		return nil, err
+	}
+	t.hash = t.subwordFingerprint(vocab, tj)
+	return t, nil
+}
+
+func parseBPE(tj *tokenizerJSON) (*bpe, map[string]int32, error) {
+	m := &tj.Model
+	var vocab map[string]int32
+	if err := json.Unmarshal(m.Vocab, &vocab); err != nil || len(vocab) == 0 {
+		return nil, nil, errors.New("vocab must be a non-empty object {token: id}")
+	}
+	if m.Dropout != nil && *m.Dropout != 0 {
+		return nil, nil, fmt.Errorf("dropout %v is not supported: BPE dropout makes the ids random; set it to null", *m.Dropout)
+	}
+	var merges [][2]string
+	if len(m.Merges) > 0 && string(m.Merges) != "null" {
+		if err := json.Unmarshal(m.Merges, &merges); err != nil {
+			var lines []string
+			if json.Unmarshal(m.Merges, &lines) != nil {
+				return nil, nil, errors.New(`merges must be ["a b", ...] or [["a", "b"], ...]`)
+			}
+			merges = make([][2]string, len(lines))
+			for i, l := range lines {
+				parts := strings.Split(l, " ")
+				if len(parts) != 2 {
+					return nil, nil, fmt.Errorf("merges[%d] %q is not two tokens separated by one space", i, l)
+				}
+				merges[i] = [2]string{parts[0], parts[1]}
+			}
+		}
+	}
+	prefix, suffix := "", ""
+	if m.ContinuingSubwordPrefix != nil {
+		prefix = *m.ContinuingSubwordPrefix
+	}
+	if m.EndOfWordSuffix != nil {
+		suffix = *m.EndOfWordSuffix
+	}
+	b, err := newBPE(vocab, merges, prefix, suffix)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.UnkToken != "" {
+		id, ok := vocab[m.UnkToken]
+		if !ok {
+			return nil, nil, fmt.Errorf("unk_token %q is not in vocab", m.UnkToken)
+		}
+		b.unk = id
+	}
+	b.fuseUnk, b.byteFallback, b.ignoreMerges = m.FuseUnk, m.ByteFallback, m.IgnoreMerges
+	return b, vocab, nil
+}
+
+func parseUnigram(tj *tokenizerJSON) (*unigram, []string, error) {
+	m := &tj.Model
+	var entries [][2]any
+	if err := json.Unmarshal(m.Vocab, &entries); err != nil || len(entries) == 0 {
+		return nil, nil, errors.New("vocab must be a non-empty list of [piece, score]")
+	}
+	pieces := make([]string, len(entries))
+	scores := make([]float64, len(entries))
+	for i, e := range entries {
+		p, ok1 := e[0].(string)
+		s, ok2 := e[1].(float64)
+		if !ok1 || !ok2 {
+			return nil, nil, fmt.Errorf("vocab[%d] is not [piece, score]", i)
+		}
+		pieces[i], scores[i] = p, s
+	}
+	if m.UnkID == nil {
+		return nil, nil, errors.New("unk_id is null: autofreeze needs an unknown piece for characters no piece covers")
+	}
+	u, err := newUnigram(pieces, scores, *m.UnkID, m.ByteFallback)
+	if err != nil {
+		return nil, nil, err
+	}
+	return u, pieces, nil
+}
+
+// parseNormalizer reads the normalizers of the BPE and Unigram families.
+// Hugging Face's NFC, NFKC and Lowercase are not among them: Go's Unicode
+// tables are not Rust's, and the ids would differ on some characters.
+func parseNormalizer(n *normalizerJSON) ([]normStep, error) {
+	if n == nil {
+		return nil, nil
+	}
+	switch n.Type {
+	case "Sequence":
+		var steps []normStep
+		for i := range n.Normalizers {
+			s, err := parseNormalizer(&n.Normalizers[i])
+			if err != nil {
+				return nil, fmt.Errorf("normalizers[%d]: %v", i, err)
+			}
+			steps = append(steps, s...)
+		}
+		return steps, nil
+	case "Precompiled":
+		if n.Charsmap == nil || *n.Charsmap == "" {
+			return nil, nil // an empty charsmap changes nothing
+		}
+		raw, err := base64.StdEncoding.DecodeString(*n.Charsmap)
+		if err != nil {
+			return nil, fmt.Errorf("precompiled_charsmap is not base64: %v", err)
+		}
+		pc, err := parsePrecompiled(raw)
+		if err != nil {
+			return nil, fmt.Errorf("precompiled_charsmap: %v", err)
+		}
+		return []normStep{pc}, nil
+	case "Strip":
+		return []normStep{stripStep{left: n.StripLeft != nil && *n.StripLeft, right: n.StripRight != nil && *n.StripRight}}, nil
+	case "Replace":
+		if n.Pattern == nil || n.Content == nil {
+			return nil, errors.New(`Replace wants "pattern" and "content"`)
+		}
+		switch {
+		case n.Pattern.String != nil:
+			if *n.Pattern.String == "" {
+				return nil, errors.New("Replace with an empty pattern is not supported")
+			}
+			return []normStep{replaceStep{literal: *n.Pattern.String, content: *n.Content}}, nil
+		case n.Pattern.Regex != nil:
+			re, err := portableRegex(*n.Pattern.Regex)
+			if err != nil {
+				return nil, err
+			}
+			return []normStep{replaceStep{re: re, content: *n.Content}}, nil
+		}
+		return nil, errors.New(`Replace wants "pattern": {"String": ...} or {"Regex": ...}`)
+	}
+	return nil, fmt.Errorf("type %q is not supported (want Sequence, Precompiled, Strip or Replace)", n.Type)
+}
+
+// portableRegex compiles a Replace pattern that means the same in Go's RE2
+// as in Oniguruma: literal characters, groups, alternation and counted
+// repetition only (" {2,}", as XLM-RoBERTa's has). Classes and escapes
+// (\s, \w, [..], .) differ between the two on non-ASCII text.
+func portableRegex(expr string) (*regexp.Regexp, error) {
+	if strings.ContainsAny(expr, `\[].^$`) {
+		return nil, fmt.Errorf("Replace pattern %q is not supported: only literal characters, groups, | and repetition are", expr)
+	}
+	re, err := regexp.Compile(expr)
+	if err != nil {
+		return nil, fmt.Errorf("Replace pattern %q: %v", expr, err)
+	}
+	if re.MatchString("") {
+		return nil, fmt.Errorf("Replace pattern %q matches the empty string, which is not supported", expr)
+	}
+	return re, nil
+}
+
+// parsePreTokenizer reads ByteLevel, Metaspace, and WhitespaceSplit followed by Metaspace.
+func parsePreTokenizer(p *preTokenizerJSON) (preTokenizer, error) {
+	if p == nil {
+		return nil, errors.New("null is not supported (want ByteLevel or Metaspace)")
+	}
+	switch p.Type {
+	case "ByteLevel":
+		return &byteLevel{addPrefixSpace: p.AddPrefixSpace == nil || *p.AddPrefixSpace, useRegex: p.UseRegex == nil || *p.UseRegex}, nil
+	case "Metaspace":
+		return parseMetaspace(p)
+	case "Sequence":
+		if len(p.Pretokenizers) == 2 && p.Pretokenizers[0].Type == "WhitespaceSplit" && p.Pretokenizers[1].Type == "Metaspace" {
+			m, err := parseMetaspace(&p.Pretokenizers[1])
+			if err != nil {
+				return nil, fmt.Errorf("pretokenizers[1]: %v", err)
+			}
+			m.whitespaceSplit = true
+			return m, nil
+		}
+		if len(p.Pretokenizers) == 1 {
+			return parsePreTokenizer(&p.Pretokenizers[0])
+		}
+		return nil, errors.New("a Sequence other than [WhitespaceSplit, Metaspace] is not supported")
+	}
+	return nil, fmt.Errorf("type %q is not supported (want ByteLevel or Metaspace)", p.Type)
+}
+
+func parseMetaspace(p *preTokenizerJSON) (*metaspace, error) {
+	m := &metaspace{replacement: "▁", split: p.Split == nil || *p.Split}
+	if p.Replacement != nil {
+		if utf8.RuneCountInString(*p.Replacement) != 1 {
+			return nil, fmt.Errorf("replacement %q is not one character", *p.Replacement)
+		}
+		m.replacement = *p.Replacement
+	}
+	if p.PrependScheme != nil {
+		switch *p.PrependScheme {
+		case "always":
+			m.prepend = prependAlways
+		case "first":
+			m.prepend = prependFirst
+		case "never":
+			m.prepend = prependNever
+		default:
+			return nil, fmt.Errorf("prepend_scheme %q is not always, first or never", *p.PrependScheme)
+		}
+	}
+	if p.AddPrefixSpace != nil && !*p.AddPrefixSpace {
+		if p.PrependScheme != nil && m.prepend != prependNever {
+			return nil, errors.New("add_prefix_space false contradicts prepend_scheme")
+		}
+		m.prepend = prependNever
+	}
+	return m, nil
 }

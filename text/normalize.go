@@ -1,6 +1,8 @@
 package text
 
 import (
+	"bytes"
+	"regexp"
 	"unicode"
 	"unicode/utf8"
 
@@ -217,4 +219,70 @@ func appendNFD(dst, s []byte, keepWhole bool) []byte {
 		i += size
 	}
 	return norm.NFD.Append(dst, s[from:]...)
+}
+
+// normStep is one step of a tokenizer.json normalizer sequence, as the
+// BPE and Unigram families use them.
+type normStep interface {
+	apply(dst, src []byte) []byte // appends the normalized src to dst
+}
+
+// stripStep is HF's Strip: whitespace (White_Space) off either end.
+type stripStep struct{ left, right bool }
+
+func (s stripStep) apply(dst, src []byte) []byte {
+	if s.left {
+		src = bytes.TrimLeftFunc(src, unicode.IsSpace)
+	}
+	if s.right {
+		src = bytes.TrimRightFunc(src, unicode.IsSpace)
+	}
+	return append(dst, src...)
+}
+
+// replaceStep is HF's Replace: every non-overlapping match, leftmost first,
+// of a string or of a regular expression (only those that mean the same in
+// Go's RE2 and Oniguruma; see load.go) becomes content.
+type replaceStep struct {
+	literal string
+	re      *regexp.Regexp
+	content string
+}
+
+func (r replaceStep) apply(dst, src []byte) []byte {
+	if r.re != nil {
+		return append(dst, r.re.ReplaceAllLiteral(src, []byte(r.content))...)
+	}
+	for {
+		i := bytes.Index(src, []byte(r.literal))
+		if i < 0 {
+			return append(dst, src...)
+		}
+		dst = append(dst, src[:i]...)
+		dst = append(dst, r.content...)
+		src = src[i+len(r.literal):]
+	}
+}
+
+func (p *precompiled) apply(dst, src []byte) []byte { return p.appendNormalized(dst, src) }
+
+// appendValidUTF8 appends s with every byte that is not part of valid UTF-8
+// replaced by U+FFFD: Hugging Face only ever sees valid text.
+func appendValidUTF8(dst []byte, s string) []byte {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			dst = append(dst, c)
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = utf8.AppendRune(dst, utf8.RuneError)
+		} else {
+			dst = append(dst, s[i:i+size]...)
+		}
+		i += size
+	}
+	return dst
 }

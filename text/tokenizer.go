@@ -1,12 +1,18 @@
 package text
 
 import (
+	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
+	"io"
+	"math"
 	"slices"
 	"strings"
 	"sync"
+	"unicode"
 )
 
 // Config describes a BERT WordPiece tokenizer. Its zero value is
@@ -42,28 +48,113 @@ type addedToken struct {
 	content    string
 	id         int64
 	normalized bool // matched in the normalized text rather than the raw text
+	lstrip     bool // takes the whitespace before it (RoBERTa's <mask>)
+	rstrip     bool // takes the whitespace after it
 }
 
-// Tokenizer turns text into BERT input ids. It is safe for concurrent use.
+// Tokenizer turns text into model input ids: BERT WordPiece, byte-level BPE
+// (RoBERTa) or Unigram (XLM-RoBERTa). It is safe for concurrent use.
 type Tokenizer struct {
-	norm       normalizer
-	wp         *wordPiece
-	prefix     string
+	seg        segmenter
 	tokens     []string     // id -> token, for Token and Hash
 	raw        []addedToken // matched in the raw text, longest first
 	normed     []addedToken // matched in the normalized text, longest first
 	rawFirst   [256]bool    // first bytes of raw
 	normFirst  [256]bool    // first bytes of normed
 	special    SpecialIDs
+	layout     layout
 	source     string
 	hash       string
 	scratchers sync.Pool
 }
 
+// segmenter is what differs between the tokenizer families: the normalizer,
+// the pre-tokenizer and the model, applied to text free of added tokens.
+type segmenter interface {
+	// normalize appends the normalized form of s to dst; tmp is scratch
+	// space, returned for reuse. The result is valid UTF-8.
+	normalize(dst, tmp []byte, s string) (out, scratch []byte)
+	// appendWords pre-tokenizes normalized text and appends its ids. first
+	// says that n starts at the beginning of the text (Metaspace's "first").
+	appendWords(dst []int64, n []byte, first bool, sc *scratch) []int64
+	// family names the model type for String: WordPiece, BPE or Unigram.
+	family() string
+}
+
+// layout is where the post-processor puts the special tokens of a pair:
+// BERT's [CLS] A [SEP] B [SEP] with B's type id 1, or RoBERTa's
+// <s> A </s></s> B </s> with every type id 0.
+type layout struct {
+	doubleSep bool  // a second separator opens B
+	typeB     int64 // the type id of B and the separators after A's
+}
+
+var bertLayout = layout{typeB: 1}
+
+// pipeline is the segmenter of the BPE and Unigram families: a sequence of
+// normalizers, a pre-tokenizer and a subword model, as tokenizer.json
+// describes them.
+type pipeline struct {
+	steps []normStep
+	pre   preTokenizer
+	model subwordModel
+	kind  string
+}
+
+type preTokenizer interface {
+	appendWords(dst []int64, n []byte, first bool, sc *scratch, m subwordModel) []int64
+}
+
+type subwordModel interface {
+	appendIDs(dst []int64, word []byte, sc *scratch) []int64
+}
+
+func (p *pipeline) normalize(dst, tmp []byte, s string) ([]byte, []byte) {
+	tmp = appendValidUTF8(tmp[:0], s)
+	for _, st := range p.steps {
+		start := len(dst)
+		dst = st.apply(dst, tmp)
+		tmp = append(tmp[:0], dst[start:]...)
+		dst = dst[:start]
+	}
+	return append(dst, tmp...), tmp
+}
+
+func (p *pipeline) appendWords(dst []int64, n []byte, first bool, sc *scratch) []int64 {
+	return p.pre.appendWords(dst, n, first, sc, p.model)
+}
+
+func (p *pipeline) family() string { return p.kind }
+
+// wordPieceSeg is BERT's pipeline: BertNormalizer, BertPreTokenizer, WordPiece.
+type wordPieceSeg struct {
+	norm   normalizer
+	wp     *wordPiece
+	prefix string
+}
+
+func (w *wordPieceSeg) normalize(dst, tmp []byte, s string) ([]byte, []byte) {
+	return w.norm.normalize(dst, tmp, s)
+}
+
+func (w *wordPieceSeg) appendWords(dst []int64, n []byte, _ bool, sc *scratch) []int64 {
+	sc.spans = splitWords(n, sc.spans[:0])
+	for k := 0; k < len(sc.spans); k += 2 {
+		dst = w.wp.appendIDs(dst, n[sc.spans[k]:sc.spans[k+1]])
+	}
+	return dst
+}
+
+func (w *wordPieceSeg) family() string { return "WordPiece" }
+
 type scratch struct {
 	norm, tmp []byte
 	spans     []int32
 	a, b      []int64
+	word      []byte   // BPE: a pre-token in byte-level characters; Unigram: Metaspace's output
+	syms      []bpeSym // BPE: the symbols of a word
+	heap      bpeHeap  // BPE: the pending merges
+	lattice   []unigramNode
 }
 
 // NewTokenizer builds a tokenizer from a vocabulary in id order (the lines of
@@ -76,12 +167,12 @@ func NewTokenizer(vocab []string, cfg Config) (*Tokenizer, error) {
 	return build("vocabulary", m, cfg, nil, true)
 }
 
-// build makes a tokenizer. added are the tokenizer.json's added tokens; with
-// addSpecial the special tokens are added too, as transformers does for a
-// vocab.txt.
+// build makes a WordPiece tokenizer. added are the tokenizer.json's added
+// tokens; with addSpecial the special tokens are added too, as transformers
+// does for a vocab.txt.
 func build(source string, vocab map[string]int32, cfg Config, added []addedToken, addSpecial bool) (*Tokenizer, error) {
 	cfg = cfg.withDefaults()
-	t := &Tokenizer{
+	seg := &wordPieceSeg{
 		norm: normalizer{
 			cleanText:    !cfg.KeepControlChars,
 			chineseChars: !cfg.NoChineseSplit,
@@ -89,11 +180,23 @@ func build(source string, vocab map[string]int32, cfg Config, added []addedToken
 			lowercase:    !cfg.Cased,
 		},
 		prefix: cfg.ContinuingSubwordPrefix,
-		source: source,
 	}
 	if cfg.StripAccents != nil {
-		t.norm.stripAccents = *cfg.StripAccents
+		seg.norm.stripAccents = *cfg.StripAccents
 	}
+	t, err := newTokenizer(source, seg, vocab, cfg, added, addSpecial)
+	if err != nil {
+		return nil, err
+	}
+	seg.wp = newWordPiece(vocab, cfg.ContinuingSubwordPrefix, cfg.MaxInputCharsPerWord, t.special.UNK)
+	t.hash = t.fingerprint(vocab)
+	return t, nil
+}
+
+// newTokenizer fills what every family shares: the id table, the special
+// tokens and the added tokens.
+func newTokenizer(source string, seg segmenter, vocab map[string]int32, cfg Config, added []addedToken, addSpecial bool) (*Tokenizer, error) {
+	t := &Tokenizer{seg: seg, source: source, layout: bertLayout}
 	if err := t.setTokens(vocab, added); err != nil {
 		return nil, err
 	}
@@ -117,8 +220,6 @@ func build(source string, vocab map[string]int32, cfg Config, added []addedToken
 		}
 	}
 	t.setAdded(added)
-	t.wp = newWordPiece(vocab, cfg.ContinuingSubwordPrefix, cfg.MaxInputCharsPerWord, t.special.UNK)
-	t.hash = t.fingerprint(vocab)
 	return t, nil
 }
 
@@ -234,8 +335,9 @@ const hashVersion = "autofreeze/text wordpiece v1"
 // version, the settings and the vocabulary in (id, token) order.
 func (t *Tokenizer) fingerprint(vocab map[string]int32) string {
 	h := sha256.New()
+	w := t.seg.(*wordPieceSeg)
 	fmt.Fprintf(h, "%s\nclean_text=%t chinese=%t strip_accents=%t lowercase=%t prefix=%q max_chars=%d\n",
-		hashVersion, t.norm.cleanText, t.norm.chineseChars, t.norm.stripAccents, t.norm.lowercase, t.prefix, t.wp.maxChars)
+		hashVersion, w.norm.cleanText, w.norm.chineseChars, w.norm.stripAccents, w.norm.lowercase, w.prefix, w.wp.maxChars)
 	fmt.Fprintf(h, "cls=%d sep=%d pad=%d unk=%d mask=%d\n", t.special.CLS, t.special.SEP, t.special.PAD, t.special.UNK, t.special.Mask)
 	for _, group := range [][]addedToken{t.raw, t.normed} {
 		for _, a := range group {
@@ -308,52 +410,69 @@ func (t *Tokenizer) Tokens(ids []int64) []string {
 
 // String describes the tokenizer for logs.
 func (t *Tokenizer) String() string {
-	casing := "uncased"
-	if !t.norm.lowercase {
-		casing = "cased"
+	if w, ok := t.seg.(*wordPieceSeg); ok {
+		casing := "uncased"
+		if !w.norm.lowercase {
+			casing = "cased"
+		}
+		return fmt.Sprintf("WordPiece tokenizer from %s (%d tokens, %s, hash %.12s)", t.source, len(t.tokens), casing, t.hash)
 	}
-	return fmt.Sprintf("WordPiece tokenizer from %s (%d tokens, %s, hash %.12s)", t.source, len(t.tokens), casing, t.hash)
+	return fmt.Sprintf("%s tokenizer from %s (%d tokens, hash %.12s)", t.seg.family(), t.source, len(t.tokens), t.hash)
 }
 
 // appendPieces appends the ids of s without special tokens around it: HF's
-// added-token split, normalization, pre-tokenization and WordPiece.
+// added-token split, normalization, pre-tokenization and the model.
 func (t *Tokenizer) appendPieces(dst []int64, s string, sc *scratch) []int64 {
+	first := true
 	for len(s) > 0 {
 		i, a := findAdded(s, t.raw, &t.rawFirst)
 		if a == nil {
-			return t.appendNormalized(dst, s, sc)
+			return t.appendNormalized(dst, s, first, sc)
 		}
-		dst = t.appendNormalized(dst, s[:i], sc)
+		start, end := i, i+len(a.content)
+		if a.lstrip {
+			start = len(strings.TrimRightFunc(s[:start], unicode.IsSpace))
+		}
+		if a.rstrip {
+			end = len(s) - len(strings.TrimLeftFunc(s[end:], unicode.IsSpace))
+		}
+		dst = t.appendNormalized(dst, s[:start], first, sc)
 		dst = append(dst, a.id)
-		s = s[i+len(a.content):]
+		s = s[end:]
+		first = false
 	}
 	return dst
 }
 
-func (t *Tokenizer) appendNormalized(dst []int64, s string, sc *scratch) []int64 {
+func (t *Tokenizer) appendNormalized(dst []int64, s string, first bool, sc *scratch) []int64 {
 	if s == "" {
 		return dst
 	}
-	sc.norm, sc.tmp = t.norm.normalize(sc.norm[:0], sc.tmp, s)
+	sc.norm, sc.tmp = t.seg.normalize(sc.norm[:0], sc.tmp, s)
 	n := sc.norm
 	for len(n) > 0 && len(t.normed) > 0 {
 		i, a := findAdded(string(n), t.normed, &t.normFirst)
 		if a == nil {
 			break
 		}
-		dst = t.appendWords(dst, n[:i], sc)
+		start, end := i, i+len(a.content)
+		if a.lstrip {
+			start = len(bytes.TrimRightFunc(n[:start], unicode.IsSpace))
+		}
+		if a.rstrip {
+			end = len(n) - len(bytes.TrimLeftFunc(n[end:], unicode.IsSpace))
+		}
+		if start > 0 {
+			dst = t.seg.appendWords(dst, n[:start], first, sc)
+		}
 		dst = append(dst, a.id)
-		n = n[i+len(a.content):]
+		n = n[end:]
+		first = false
 	}
-	return t.appendWords(dst, n, sc)
-}
-
-func (t *Tokenizer) appendWords(dst []int64, n []byte, sc *scratch) []int64 {
-	sc.spans = splitWords(n, sc.spans[:0])
-	for k := 0; k < len(sc.spans); k += 2 {
-		dst = t.wp.appendIDs(dst, n[sc.spans[k]:sc.spans[k+1]])
+	if len(n) == 0 {
+		return dst
 	}
-	return dst
+	return t.seg.appendWords(dst, n, first, sc)
 }
 
 // findAdded finds the leftmost, then longest, token of toks (sorted longest
@@ -380,4 +499,56 @@ func (t *Tokenizer) getScratch() *scratch {
 		return sc
 	}
 	return new(scratch)
+}
+
+// subwordHashVersion names the BPE and Unigram algorithms, as hashVersion
+// does WordPiece's: change it whenever a change here can change some ids.
+const subwordHashVersion = "autofreeze/text subword v1"
+
+// subwordFingerprint is fingerprint for the BPE and Unigram families: the
+// algorithm's version, the normalizer and pre-tokenizer settings as read, the
+// special and added tokens, the layout, the vocabulary and the model's
+// merges or scores.
+func (t *Tokenizer) subwordFingerprint(vocab map[string]int32, tj *tokenizerJSON) string {
+	h := sha256.New()
+	p := t.seg.(*pipeline)
+	norm, _ := json.Marshal(tj.Normalizer)
+	pre, _ := json.Marshal(tj.PreTokenizer)
+	fmt.Fprintf(h, "%s\n%s\nnormalizer %s\npre_tokenizer %s\nlayout %+v\n", subwordHashVersion, p.kind, norm, pre, t.layout)
+	fmt.Fprintf(h, "cls=%d sep=%d pad=%d unk=%d mask=%d\n", t.special.CLS, t.special.SEP, t.special.PAD, t.special.UNK, t.special.Mask)
+	for _, group := range [][]addedToken{t.raw, t.normed} {
+		for _, a := range group {
+			fmt.Fprintf(h, "added %d %q normalized=%t lstrip=%t rstrip=%t\n", a.id, a.content, a.normalized, a.lstrip, a.rstrip)
+		}
+	}
+	switch m := p.model.(type) {
+	case *bpe:
+		fmt.Fprintf(h, "bpe prefix=%q suffix=%q unk=%d fuse_unk=%t byte_fallback=%t ignore_merges=%t\n", m.prefix, m.suffix, m.unk, m.fuseUnk, m.byteFallback, m.ignoreMerges)
+		type merge struct {
+			rank     uint32
+			a, b, id int32
+		}
+		ms := make([]merge, 0, len(m.merges))
+		for k, v := range m.merges {
+			ms = append(ms, merge{v.rank, k[0], k[1], v.id})
+		}
+		slices.SortFunc(ms, func(x, y merge) int { return cmp.Compare(x.rank, y.rank) })
+		for _, x := range ms {
+			fmt.Fprintf(h, "merge %d %d %d %d\n", x.rank, x.a, x.b, x.id)
+		}
+	case *unigram:
+		fmt.Fprintf(h, "unigram unk=%d byte_fallback=%t\n", m.unk, m.byteFallback)
+		for i, s := range m.scores {
+			fmt.Fprintf(h, "score %d %x\n", i, math.Float64bits(s))
+		}
+	}
+	ids := make([]string, 0, len(vocab))
+	for tok, id := range vocab {
+		ids = append(ids, fmt.Sprintf("%d %q\n", id, tok))
+	}
+	slices.Sort(ids)
+	for _, line := range ids {
+		io.WriteString(h, line)
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
