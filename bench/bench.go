@@ -240,9 +240,22 @@ func AllModes(layers int) []Mode {
 	return modes
 }
 
+// cappedMode is AutoFreeze with the disk cache and at most k frozen layers
+// (--freeze-max k), named autofreeze-max-K; only run when named.
+func cappedMode(name string, layers int) (Mode, bool) {
+	k, err := strconv.Atoi(strings.TrimPrefix(name, "autofreeze-max-"))
+	if !strings.HasPrefix(name, "autofreeze-max-") || err != nil || k < 1 || k > layers-1 || name != fmt.Sprintf("autofreeze-max-%d", k) {
+		return Mode{}, false
+	}
+	return Mode{name, fmt.Sprintf("AutoFreeze with at most %d layers frozen, activations cached on disk", k),
+		[]string{"--freeze", "auto", "--freeze-max", strconv.Itoa(k), "--cache", "disk"}}, true
+}
+
 // SelectModes keeps the modes named in names (all when names is empty), in
-// AllModes' order; an unknown name is an error that lists the known ones.
-func SelectModes(all []Mode, names []string) ([]Mode, error) {
+// AllModes' order, then the capped AutoFreeze modes named (autofreeze-max-K
+// for K from 1 to layers−1); an unknown name is an error that lists the
+// known ones.
+func SelectModes(all []Mode, layers int, names []string) ([]Mode, error) {
 	if len(names) == 0 {
 		return all, nil
 	}
@@ -250,9 +263,14 @@ func SelectModes(all []Mode, names []string) ([]Mode, error) {
 	for _, m := range all {
 		known = append(known, m.Name)
 	}
+	var capped []Mode
 	for _, n := range names {
+		if m, ok := cappedMode(n, layers); ok {
+			capped = append(capped, m)
+			continue
+		}
 		if !slices.Contains(known, n) && !slices.Contains(PyTorchModes, n) && n != ProbeMode {
-			return nil, fmt.Errorf("unknown mode %q: want some of %s, %s, %s", n, strings.Join(known, ", "), ProbeMode, strings.Join(PyTorchModes, ", "))
+			return nil, fmt.Errorf("unknown mode %q: want some of %s, autofreeze-max-K (K from 1 to %d), %s, %s", n, strings.Join(known, ", "), layers-1, ProbeMode, strings.Join(PyTorchModes, ", "))
 		}
 	}
 	var out []Mode
@@ -261,7 +279,7 @@ func SelectModes(all []Mode, names []string) ([]Mode, error) {
 			out = append(out, m)
 		}
 	}
-	return out, nil
+	return append(out, capped...), nil
 }
 
 // Modes runs the given modes with o.Seed, in order.

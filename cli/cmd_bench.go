@@ -44,7 +44,7 @@ func benchCommand() *ucli.Command {
 			&ucli.Float64Flag{Name: "lr", Value: 1e-4, Usage: "peak learning rate"},
 			&ucli.StringFlag{Name: "seeds", Value: "42", Usage: "comma-separated seeds; every mode runs once per seed (the time-to-accuracy protocol asks for at least 3)"},
 			&ucli.IntFlag{Name: "eval-every", Usage: "held-out evaluation every N steps in every run (0: at epoch ends); the time to target is read off these"},
-			&ucli.StringFlag{Name: "modes", Usage: "comma-separated modes to run (default: every one; full is always needed, it defines the target): full, autofreeze-nocache, autofreeze-memory, autofreeze-disk, static-K, frozen-encoder-logreg, pytorch-fp32, pytorch-bf16"},
+			&ucli.StringFlag{Name: "modes", Usage: "comma-separated modes to run (default: every one; full is always needed, it defines the target): full, autofreeze-nocache, autofreeze-memory, autofreeze-disk, autofreeze-max-K (at most K layers frozen), static-K, frozen-encoder-logreg, pytorch-fp32, pytorch-bf16"},
 			&ucli.StringFlag{Name: "pytorch-python", Usage: "python of the PyTorch baseline's venv (scripts/pytorch_venv.sh prints it): adds pytorch-fp32 (and pytorch-bf16 where the CPU has native bf16) on the same batches"},
 			&ucli.StringFlag{Name: "pytorch-script", Value: "scripts/pytorch_baseline.py", Usage: "the PyTorch baseline script"},
 			&ucli.Float64Flag{Name: "target-drop", Value: 0.3, Usage: "the target is full fine-tuning's mean best held-out accuracy minus this many points"},
@@ -173,7 +173,7 @@ func benchModes(c *ucli.Context, layers int) (modes []bench.Mode, pytorch []stri
 	if len(names) > 0 && !slices.Contains(names, "full") {
 		return nil, nil, false, fmt.Errorf("--modes %q: full is needed (its best held-out accuracy defines the target)", c.String("modes"))
 	}
-	if modes, err = bench.SelectModes(bench.AllModes(layers), names); err != nil {
+	if modes, err = bench.SelectModes(bench.AllModes(layers), layers, names); err != nil {
 		return nil, nil, false, fmt.Errorf("--modes: %w", err)
 	}
 	probe = len(names) == 0 || slices.Contains(names, bench.ProbeMode)
