@@ -232,6 +232,7 @@ func AllModes(layers int) []Mode {
 		{"autofreeze-nocache", "AutoFreeze, frozen prefix recomputed under no-grad", []string{"--freeze", "auto", "--cache", "off"}},
 		{"autofreeze-memory", "AutoFreeze, activations cached in memory", []string{"--freeze", "auto", "--cache", "memory"}},
 		{"autofreeze-disk", "AutoFreeze, activations cached on disk", []string{"--freeze", "auto", "--cache", "disk"}},
+		{"autofreeze-auto", "AutoFreeze, activations cached on disk when the cache pays for itself (an epoch or more left)", []string{"--freeze", "auto", "--cache", "auto"}},
 	}
 	for k := 1; k < layers; k++ {
 		modes = append(modes, Mode{fmt.Sprintf("static-%d", k), fmt.Sprintf("the first %d layers frozen from the start, activations cached on disk", k),

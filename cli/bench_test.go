@@ -73,7 +73,7 @@ func TestBenchQuick(t *testing.T) {
 			}
 		}
 	}
-	want := []string{"full", "autofreeze-nocache", "autofreeze-memory", "autofreeze-disk", "static-1", "static-2", "static-3", "frozen-encoder-logreg"}
+	want := []string{"full", "autofreeze-nocache", "autofreeze-memory", "autofreeze-disk", "autofreeze-auto", "static-1", "static-2", "static-3", "frozen-encoder-logreg"}
 	if strings.Join(names, ",") != strings.Join(want, ",") {
 		t.Errorf("methods %v, want %v", names, want)
 	}

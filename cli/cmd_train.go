@@ -74,7 +74,7 @@ func trainFlags() []ucli.Flag {
 		num("freeze-intervals", d.FreezeIntervals, "freeze decisions per run (interval = total steps / this)"),
 		real("freeze-percentile", d.FreezePercentile, "percentile of the layers' gradient changes below which a prefix freezes"),
 		str("freeze-norm", d.FreezeNorm, "gradient norm of the freeze signal: l1 (as the paper's code) or l2"),
-		str("cache", d.Cache, "activations of the frozen prefix: off (recompute), memory or disk"),
+		str("cache", d.Cache, "activations of the frozen prefix: off (recompute), memory, disk, or auto (disk when an epoch or more of training remains, so the cache pays for itself)"),
 		str("cache-switch", d.CacheSwitch, "start reading a new cache: immediate (once built) or epoch (from the next epoch, as the paper)"),
 		str("cache-dtype", d.CacheDType, "cache precision: fp32, fp16 or bf16"),
 		str("engine", d.Engine, "what runs the frozen prefix to fill the cache: onnx (ONNX Runtime) or torch"),

@@ -1,23 +1,3 @@
-// Package freeze decides how many leading encoder layers of a BERT model to freeze while it
-// fine-tunes.
-//
-// Fine-tuning spends most of its time in the backward pass, yet the front layers of a
-// pre-trained encoder settle long before the back ones. AutoFreeze (Liu, Agarwal and
-// Venkataraman, arXiv 2102.01386) watches how much each layer's gradient norm still changes
-// from one evaluation interval to the next and freezes the longest prefix of layers whose
-// change is below the median of the layers still training. Frozen layers then cost only a
-// forward pass, or nothing once their outputs are cached.
-//
-// A policy only decides. The trainer accumulates gradients, computes one norm per encoder
-// layer (see [Norm]) and calls [Policy.Observe] once per interval; the [Decision] it gets back
-// carries the reasons, so every freeze can be explained from metrics.jsonl alone. Nothing here
-// does I/O or touches tensors, which is what lets the decisions be tested against
-// gradient-norm traces (testdata/). Three policies share the interface: [AutoPolicy] (the paper's rule), [StaticPolicy]
-// (--freeze N) and [SchedulePolicy] (PipeTransformer's α schedule).
-//
-// K, the freeze point, is the number of frozen encoder layers: layers [0, K) are frozen,
-// [K, L) train. It only grows, it is at most L−1 (the last encoder layer and the head always
-// train), and K ≥ 1 means the embeddings are frozen too.
 package freeze
 
 import (

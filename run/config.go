@@ -94,7 +94,9 @@ type Config struct {
 	// last); omitted when 0, so older runs' config hash is unchanged.
 	FreezeMax int `yaml:"freeze-max,omitempty"`
 	// Cache is where the frozen prefix's activations go: "off" (the prefix
-	// runs under no-grad every step), "memory" or "disk".
+	// runs under no-grad every step), "memory", "disk", or "auto" (on disk
+	// when the cache pays for itself: an epoch or more of training left;
+	// see cacheWorthBuilding).
 	Cache string `yaml:"cache"`
 	// CacheSwitch is when training starts reading a new cache: "immediate"
 	// (the step after it is built: the default, since a cache is complete
@@ -342,7 +344,7 @@ func (c Config) problems() []Problem {
 		bad("freeze-percentile", c.FreezePercentile, "want 0 < p <= 100")
 	}
 	oneOf("freeze-norm", c.FreezeNorm, "l1", "l2")
-	oneOf("cache", c.Cache, "off", "memory", "disk")
+	oneOf("cache", c.Cache, "off", "memory", "disk", "auto")
 	oneOf("cache-switch", c.CacheSwitch, "epoch", "immediate")
 	oneOf("cache-dtype", c.CacheDType, "fp32", "fp16", "bf16")
 	oneOf("engine", c.Engine, "onnx", "torch")

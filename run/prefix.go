@@ -34,6 +34,12 @@ func (r *trainRun) prefixMoved(epoch, micro int) error {
 		return nil
 	}
 	k := r.tr.Frozen()
+	if r.cfg.Cache == "auto" {
+		if build, why := r.cacheWorthBuilding(k); !build {
+			r.log.Info("not building the activation cache: it would not pay for itself", "k", k, "why", why)
+			return r.metrics.write(map[string]any{"type": "cache", "event": "skipped", "step": r.st.Step, "elapsed_s": r.elapsed(), "k": k, "reason": why})
+		}
+	}
 	c, err := r.buildCache(k)
 	if err != nil {
 		return fmt.Errorf("building the activation cache at layer %d: %w", k, err)
@@ -101,4 +107,34 @@ func (r *trainRun) prefixHidden(rows []int, b text.Batch) ([]float32, int, error
 		return nil, 0, err
 	}
 	return h, c.ref.K, nil
+}
+
+// cacheWorthBuilding is --cache auto's choice at a new freeze point k. A
+// cache at k is built from the best cache there is (at layer from < k, or
+// the tokens: from = 0) by running layers [from, k) once over every
+// training example; without it, every remaining training example runs
+// those same layers under no-grad. Counting the cost in layer-examples,
+// alike on both sides (ONNX Runtime, which builds, is if anything faster
+// than libtorch's no-grad forward, and reading a cache costs a few percent
+// of either), the build pays for itself when at least as many training
+// examples remain as the cache holds: when an epoch or more is left. The
+// choice depends only on the step, never on the clock, so runs stay
+// reproducible and resumable.
+func (r *trainRun) cacheWorthBuilding(k int) (bool, string) {
+	rows := r.train.len()
+	remaining := (r.st.TotalSteps - r.st.Step) * r.cfg.BatchSize * r.cfg.GradAccum
+	from := 0
+	if r.prefix != nil {
+		for _, c := range []*activationCache{r.prefix.pending, r.prefix.active} {
+			if c != nil && c.ref.K < k {
+				from = max(from, c.ref.K)
+			}
+		}
+	}
+	layers := fmt.Sprintf("layers %d-%d", from, k-1)
+	if k-from == 1 {
+		layers = fmt.Sprintf("layer %d", from)
+	}
+	why := fmt.Sprintf("building runs %s over %d examples; %d training examples remain, each of which would otherwise run them", layers, rows, remaining)
+	return remaining >= rows, why
 }
