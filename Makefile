@@ -35,3 +35,24 @@ clean:
 # Also removes everything setup unpacked (downloads stay cached).
 distclean: clean
 	rm -rf .deps go.work go.work.sum
+
+# The CUDA variant (docs/GPU.md): libtorch_cuda, NCCL and ONNX Runtime's CUDA
+# and TensorRT providers in .deps-gpu. `GPU=1 make setup` does the same as
+# setup-gpu; a later plain `make setup` switches the build back to the CPU.
+.PHONY: setup-gpu test-gpu gpu-check gpu-check-dry-run
+setup-gpu:
+	@GPU=1 scripts/setup.sh
+
+# Every test, built against the CUDA variant (on a machine without a GPU
+# everything runs on the CPU).
+test-gpu: setup-gpu
+	AUTOFREEZE_DEPS=$(CURDIR)/.deps-gpu $(GO) vet ./...
+	AUTOFREEZE_DEPS=$(CURDIR)/.deps-gpu $(GO) test -timeout 30m ./...
+
+# On a machine with NVIDIA GPUs: build the CUDA variant and check it against
+# the CPU (report in runs/gpu-check/report.md). The dry run needs no GPU.
+gpu-check:
+	scripts/gpu-check.sh
+
+gpu-check-dry-run:
+	scripts/gpu-check.sh --dry-run

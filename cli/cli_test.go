@@ -133,9 +133,9 @@ func TestBadInput(t *testing.T) {
 	cacheBuild := func(m, out string, extra ...string) []string {
 		return append([]string{"cache", "build", "--model", m, "--layers", "0:2", "--data", f.train, "--out", filepath.Join(f.dir, out), "--max-length", "24"}, extra...)
 	}
-	unsupported := filepath.Join(f.dir, "roberta")
+	unsupported := filepath.Join(f.dir, "deberta")
 	os.MkdirAll(unsupported, 0o755)
-	write("roberta/config.json", `{"model_type": "roberta", "hidden_size": 8}`)
+	write("deberta/config.json", `{"model_type": "deberta-v2", "hidden_size": 8}`)
 	cases := []struct {
 		name string
 		args []string
@@ -143,7 +143,7 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{"missing model dir", []string{"train", "--model", filepath.Join(f.dir, "nope"), "--train", f.train, "--out", filepath.Join(f.dir, "r1")}, ExitUsage, "does not exist"},
-		{"unsupported model type", []string{"train", "--model", unsupported, "--train", f.train, "--out", filepath.Join(f.dir, "r2")}, ExitUsage, `model_type "roberta"`},
+		{"unsupported model type", []string{"train", "--model", unsupported, "--train", f.train, "--out", filepath.Join(f.dir, "r2")}, ExitUsage, `model_type "deberta-v2"`},
 		{"wrong column count", []string{"train", "--model", f.model, "--train", write("bad1.csv", "text,label\n\"good movie\",pos\n\"bad\",neg,extra\n"), "--out", filepath.Join(f.dir, "r3")}, ExitUsage, "bad1.csv:3"},
 		{"broken quoting", []string{"train", "--model", f.model, "--train", write("bad2.csv", "text,label\n\"good movie,pos\n"), "--out", filepath.Join(f.dir, "r4")}, ExitUsage, "bad2.csv:2"},
 		{"empty text", []string{"train", "--model", f.model, "--train", write("bad3.csv", "text,label\ngood,pos\n,neg\n"), "--out", filepath.Join(f.dir, "r5")}, ExitUsage, "bad3.csv:3"},
@@ -193,7 +193,7 @@ func TestBadInput(t *testing.T) {
 		{"explicit epochs 0 is not the default", train("z4", "--epochs", "0"), ExitUsage, "--epochs 0"},
 		{"explicit seed 0 is not the default", train("z5", "--seed", "0"), ExitUsage, "--seed 0"},
 		{"freeze 99 on a 4-layer model, before reading the weights", []string{"train", "--model", broken, "--train", f.train, "--out", filepath.Join(f.dir, "f99"), "--freeze", "99"}, ExitUsage, "freeze 99: " + broken + " has 4 layers, so --freeze N takes 0 to 3"},
-		{"cache build max-length 0", cacheBuild(f.model, "c1", "--max-length", "0"), ExitUsage, "--max-length 0: want 2 to the model's max_position_embeddings 64"},
+		{"cache build max-length 0", cacheBuild(f.model, "c1", "--max-length", "0"), ExitUsage, "--max-length 0: want 2 to the 64 tokens the model's position table holds"},
 		{"cache build max-length -3", cacheBuild(f.model, "c2", "--max-length", "-3"), ExitUsage, "--max-length -3"},
 		{"cache build max-length 100000", cacheBuild(f.model, "c3", "--max-length", "100000"), ExitUsage, "--max-length 100000"},
 		{"cache build batch-size 0", cacheBuild(f.model, "c4", "--batch-size", "0"), ExitUsage, "--batch-size 0: want at least 1"},

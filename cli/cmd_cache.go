@@ -103,14 +103,14 @@ func cacheBuildCommand() *ucli.Command {
 		Flags: append([]ucli.Flag{
 			&ucli.StringFlag{Name: "model", Usage: "Hugging Face model directory whose prefix to run", Required: true},
 			&ucli.StringFlag{Name: "layers", Usage: "0:K, the frozen prefix", Required: true},
-			&ucli.StringFlag{Name: "data", Usage: "dataset (CSV, TSV or JSONL); every row, in order", Required: true},
+			&ucli.StringFlag{Name: "data", Usage: "dataset (CSV, TSV, JSONL or Parquet); every row, in order", Required: true},
 			&ucli.StringFlag{Name: "out", Usage: "cache directory", Required: true},
 			&ucli.StringFlag{Name: "shard", Value: "0/1", Usage: "build shard I of N (a batch job's index)"},
 			&ucli.IntFlag{Name: "max-length", Value: 128, Usage: "truncate texts to this many tokens"},
 			&ucli.StringFlag{Name: "text-column", Usage: "text column (default \"text\")"},
 			&ucli.StringFlag{Name: "text-pair-column", Usage: "second text column"},
 			&ucli.StringFlag{Name: "label-column", Usage: "label column (optional)"},
-			&ucli.StringFlag{Name: "format", Usage: "csv, tsv or jsonl (default: by extension)"},
+			&ucli.StringFlag{Name: "format", Usage: "csv, tsv, jsonl or parquet (default: by extension)"},
 		}, engineFlags()...),
 		Action: func(c *ucli.Context) error {
 			if err := checkEngineFlags(c); err != nil {

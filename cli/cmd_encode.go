@@ -77,8 +77,8 @@ func encodeCommand() *ucli.Command {
 // checkMaxLength checks --max-length of a command that encodes texts for
 // the model: [CLS] and [SEP] at least, and no more than its positions.
 func checkMaxLength(n int, cfg *model.Config) error {
-	if n < 2 || n > cfg.MaxPositions {
-		return usagef("--max-length %d: want 2 to the model's max_position_embeddings %d", n, cfg.MaxPositions)
+	if n < 2 || n > cfg.MaxSequenceLength() {
+		return usagef("--max-length %d: want 2 to the %d tokens the model's position table holds", n, cfg.MaxSequenceLength())
 	}
 	return nil
 }

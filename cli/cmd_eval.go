@@ -15,8 +15,8 @@ import (
 func inferenceFlags() []ucli.Flag {
 	return []ucli.Flag{
 		&ucli.StringFlag{Name: "model", Usage: "a checkpoint (e.g. RUN_DIR/checkpoints/best)", Required: true},
-		&ucli.StringFlag{Name: "data", Usage: "CSV, TSV or JSONL file", Required: true},
-		&ucli.StringFlag{Name: "format", Usage: "csv, tsv or jsonl (default: by extension)"},
+		&ucli.StringFlag{Name: "data", Usage: "CSV, TSV, JSONL or Parquet file", Required: true},
+		&ucli.StringFlag{Name: "format", Usage: "csv, tsv, jsonl or parquet (default: by extension)"},
 		&ucli.StringFlag{Name: "text-column", Usage: "text column (default \"text\")"},
 		&ucli.StringFlag{Name: "text-pair-column", Usage: "second text column, for pair tasks"},
 		&ucli.StringFlag{Name: "label-column", Usage: "label column (default \"label\")"},

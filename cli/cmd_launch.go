@@ -19,7 +19,9 @@ WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT, TORCHELASTIC_RESTART_COUNT, ..
 "torchrun --no-python --nproc-per-node N COMMAND" does, for machines without Python. When
 a rank fails, the others are stopped and every rank starts again (up to --max-restarts);
 "autofreeze train" then resumes from the run's latest checkpoint. Every line of output is
-prefixed with its rank.
+prefixed with its rank. On a machine with GPUs (the CUDA build), each rank of "train
+--device cuda" (or auto) takes the GPU of its LOCAL_RANK, and --dist-backend auto sums
+over NCCL; start one rank per GPU.
 
 Example:
    autofreeze launch --nproc-per-node 2 --max-restarts 3 -- \

@@ -21,7 +21,7 @@ func probeCommand() *ucli.Command {
 			"accuracy and loss with the seconds since the model and data were loaded.",
 		Flags: []ucli.Flag{
 			&ucli.StringFlag{Name: "model", Usage: "Hugging Face model directory (the pre-trained encoder)", Required: true},
-			&ucli.StringFlag{Name: "train", Usage: "training data (CSV, TSV or JSONL)", Required: true},
+			&ucli.StringFlag{Name: "train", Usage: "training data (CSV, TSV, JSONL or Parquet)", Required: true},
 			&ucli.StringFlag{Name: "eval", Usage: "held-out data (default: --eval-split of the training data)"},
 			&ucli.Float64Flag{Name: "eval-split", Value: 0.1, Usage: "share of the training data held out when --eval is not given"},
 			&ucli.IntFlag{Name: "train-limit", Usage: "seeded sample of this many training examples (0: all)"},

@@ -16,6 +16,7 @@ import (
 	"github.com/autofreeze/autofreeze/precision"
 	"github.com/autofreeze/autofreeze/report"
 	"github.com/autofreeze/autofreeze/run"
+	"github.com/autofreeze/autofreeze/trainable"
 )
 
 // trainFlags are train's flags; each may also be set in the --config YAML
@@ -38,12 +39,12 @@ func trainFlags() []ucli.Flag {
 		&ucli.StringFlag{Name: "config", Usage: "YAML file of settings (keys as the flags'); flags override it"},
 		&ucli.BoolFlag{Name: "resume", Usage: "continue the run in --out from its last checkpoint"},
 		str("model", "", "Hugging Face model directory (BERT family)"),
-		str("train", "", "training data: CSV, TSV or JSONL"),
+		str("train", "", "training data: CSV, TSV, JSONL or Parquet"),
 		str("eval", "", "evaluation data (default: hold out --eval-split of the training data)"),
 		real("eval-split", d.EvalSplit, "fraction of the training data held out when there is no --eval"),
 		str("out", "", "run directory"),
 		&ucli.Uint64Flag{Name: "seed", Value: d.Seed, Usage: "seed for shuffling, splitting, initialisation and dropout (not 0)"},
-		str("format", "", "data format: csv, tsv or jsonl (default: by extension)"),
+		str("format", "", "data format: csv, tsv, jsonl or parquet (default: by extension)"),
 		str("text-column", "", "text column name, or 0-based index with --no-header (default \"text\")"),
 		str("text-pair-column", "", "second text column, for pair tasks"),
 		str("label-column", "", "label column (default \"label\")"),
@@ -81,6 +82,8 @@ func trainFlags() []ucli.Flag {
 		&ucli.BoolFlag{Name: "fused", Value: true, Usage: "export the frozen prefix with ONNX Runtime's fused operators (15-30% faster on CPU; --fused=false for standard operators only)"},
 		flag("int8", "export the frozen prefix with int8 projection weights (with --fused): faster on CPU, activations within about 1%"),
 		str("provider", d.Provider, "ONNX Runtime execution provider: cpu, cuda or tensorrt"),
+		str("device", d.Device, "where the trainable layers (and --engine torch) run: cpu, cuda (each rank its local GPU), cuda:N, or auto (a GPU when there is one; the CPU variant of the build has none)"),
+		str("dist-backend", d.DistBackend, "data-parallel runs: gloo, nccl (GPUs, the CUDA build), or auto (nccl when every rank trains on a GPU)"),
 		str("mode", d.Mode, "data-parallel runs: performance (keep every worker) or efficiency (give workers back as layers freeze; needs --profile and autofreeze launch)"),
 		str("profile", "", "efficiency mode: the profile autofreeze plan profile measured"),
 		real("cluster-bandwidth-gbps", 0, "efficiency mode's cost model: each worker's link, Gbit/s (0: 10)"),
@@ -249,8 +252,12 @@ func trainCommand() *ucli.Command {
 				return usageError(err)
 			}
 			opts := run.Options{Resume: c.Bool("resume"), Logger: logger(c)}
+			place, err := choosePlace(c, cfg)
+			if err != nil {
+				return err
+			}
 			if distributed.Launched(os.LookupEnv) {
-				world, err := joinWorld(c, cfg, &opts)
+				world, err := joinWorld(c, cfg, &opts, place)
 				if err != nil {
 					return err
 				}
@@ -293,6 +300,7 @@ func trainConfig(c *ucli.Context) run.Config {
 		FreezePercentile: c.Float64("freeze-percentile"), FreezeNorm: c.String("freeze-norm"), FreezeMax: c.Int("freeze-max"),
 		Cache: c.String("cache"), CacheSwitch: c.String("cache-switch"), CacheDType: c.String("cache-dtype"),
 		Engine: c.String("engine"), Fused: c.Bool("fused"), Int8: c.Bool("int8"), Provider: c.String("provider"), ORTLib: ortLibPath(c),
+		Device: c.String("device"), DistBackend: c.String("dist-backend"),
 		Mode: c.String("mode"), Profile: c.String("profile"),
 		ClusterBandwidthGbps: c.Float64("cluster-bandwidth-gbps"), ClusterLatencyUs: c.Float64("cluster-latency-us"),
 		ClusterRestartSeconds: c.Float64("cluster-restart-seconds"), ClusterScalingEfficiency: c.Float64("cluster-scaling-efficiency"),
@@ -328,16 +336,18 @@ func printTrainResult(c *ucli.Context, res *run.Result) {
 // joinWorld makes this process a rank of the data-parallel job its launcher
 // (torchrun, autofreeze launch) describes in the environment. A job whose
 // run directory has a checkpoint continues from the latest one.
-func joinWorld(c *ucli.Context, cfg run.Config, opts *run.Options) (*distributed.World, error) {
+func joinWorld(c *ucli.Context, cfg run.Config, opts *run.Options, p place) (*distributed.World, error) {
 	env, err := distributed.EnvFrom(os.LookupEnv)
 	if err != nil {
 		return nil, usageError(err)
 	}
 	log := logger(c).With("rank", env.Rank)
-	world, err := distributed.Join(env, distributed.Options{Timeout: c.Duration("dist-timeout")})
+	world, err := distributed.Join(env, distributed.Options{Timeout: c.Duration("dist-timeout"),
+		Backend: distributed.Backend(cfg.DistBackend), CUDA: p.cuda, Device: p.gpu})
 	if err != nil {
 		return nil, err
 	}
+	log.Info("joined the job", "backend", string(world.Backend()), "device", p.name, "world", world.Size())
 	opts.World, opts.Logger = world, log
 	opts.ResizeFile = os.Getenv(distributed.ResizeFileVar)
 	// Under a launcher a checkpoint means a restart (by the agent, or a
@@ -349,4 +359,41 @@ func joinWorld(c *ucli.Context, cfg run.Config, opts *run.Options) (*distributed
 		opts.Resume = true
 	}
 	return world, nil
+}
+
+// place is where this process trains: its device, and its GPU for NCCL.
+type place struct {
+	name string // "cpu" or "cuda:N"
+	cuda bool
+	gpu  int
+}
+
+// choosePlace resolves --device on this machine (a rank's "cuda" is its
+// local rank's GPU) and makes it the encoders' device, and checks that
+// --dist-backend can run here. A GPU or NCCL asked for that is not there
+// is a usage error (exit 2) saying what is missing; auto without a GPU in
+// the CUDA build says, in one line, that it runs on the CPU.
+func choosePlace(c *ucli.Context, cfg run.Config) (place, error) {
+	localRank := 0
+	if distributed.Launched(os.LookupEnv) {
+		if env, err := distributed.EnvFrom(os.LookupEnv); err == nil {
+			localRank = env.LocalRank
+		}
+	}
+	dev, note, err := trainable.ResolveDevice(cfg.Device, localRank)
+	if err != nil {
+		return place{}, usageError(err)
+	}
+	if note != "" {
+		logger(c).Warn(note, "device", cfg.Device)
+	}
+	p := place{name: trainable.DeviceName(dev), cuda: dev.IsCuda()}
+	if p.cuda {
+		p.gpu = dev.Value
+	}
+	if err := distributed.CheckBackend(distributed.Backend(cfg.DistBackend), p.cuda); err != nil {
+		return place{}, usageError(err)
+	}
+	trainable.SetDefaultDevice(dev)
+	return p, nil
 }

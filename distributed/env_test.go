@@ -82,7 +82,9 @@ func TestLaunchRestartsThenGivesUp(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "2 restart(s) are used up") {
 		t.Fatalf("got %v, want the restarts used up", err)
 	}
-	for _, line := range []string{"[rank 1] attempt 0 rank 1 of 2", "[rank 0] attempt 2 rank 0 of 2"} {
+	// Rank 1 prints before it fails; rank 0 may be stopped before it
+	// prints, when rank 1 fails first.
+	for _, line := range []string{"[rank 1] attempt 0 rank 1 of 2", "[rank 1] attempt 1 rank 1 of 2", "[rank 1] attempt 2 rank 1 of 2"} {
 		if !strings.Contains(out.String(), line) {
 			t.Errorf("output lacks %q:\n%s", line, out.String())
 		}

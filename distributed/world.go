@@ -23,6 +23,7 @@ type World struct {
 	env         Env
 	store       *c10d.Store
 	group       *c10d.Group
+	backend     Backend
 	bucketBytes int64
 }
 
@@ -30,6 +31,12 @@ type World struct {
 type Options struct {
 	Timeout     time.Duration // 0: DefaultTimeout
 	BucketBytes int64         // 0: DefaultBucketBytes
+	// Backend is the process group: auto (the zero value), gloo or nccl.
+	Backend Backend
+	// CUDA says this rank trains on GPU Device (NCCL's device; auto takes
+	// NCCL only when every rank does).
+	CUDA   bool
+	Device int
 }
 
 // Join rendezvouses with the other ranks of env: through the launcher's
@@ -54,16 +61,41 @@ func Join(env Env, o Options) (*World, error) {
 	if err != nil {
 		return nil, fmt.Errorf("rank %d: joining the job at %s:%d: %w", env.Rank, env.MasterAddr, env.MasterPort, err)
 	}
-	gopt := c10d.GroupOptions{Rank: env.Rank, Size: env.WorldSize, Interface: env.SocketInterface, Timeout: o.Timeout}
-	if gopt.Interface == "" && isLoopback(env.MasterAddr) {
-		gopt.Hostname = "127.0.0.1" // one machine: bind loopback, whatever the host name resolves to
+	backend, err := ParseBackend(string(o.Backend))
+	if err == nil {
+		err = CheckBackend(backend, o.CUDA)
 	}
-	group, err := c10d.NewGloo(store, gopt)
+	if err == nil {
+		backend, err = chooseBackend(store, env, backend, o.CUDA)
+	}
 	if err != nil {
 		store.Close()
 		return nil, fmt.Errorf("rank %d: %w", env.Rank, err)
 	}
-	return &World{env: env, store: store, group: group, bucketBytes: o.BucketBytes}, nil
+	gopt := c10d.GroupOptions{Rank: env.Rank, Size: env.WorldSize, Interface: env.SocketInterface, Timeout: o.Timeout, Device: o.Device}
+	if gopt.Interface == "" && isLoopback(env.MasterAddr) {
+		gopt.Hostname = "127.0.0.1" // one machine: bind loopback, whatever the host name resolves to
+	}
+	var group *c10d.Group
+	if backend == BackendNCCL {
+		group, err = c10d.NewNCCL(store, gopt)
+	} else {
+		group, err = c10d.NewGloo(store, gopt)
+	}
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("rank %d: %w", env.Rank, err)
+	}
+	return &World{env: env, store: store, group: group, backend: backend, bucketBytes: o.BucketBytes}, nil
+}
+
+// Backend is the process group the ranks joined: gloo or nccl (gloo for a
+// single process).
+func (w *World) Backend() Backend {
+	if w == nil {
+		return BackendGloo
+	}
+	return w.backend
 }
 
 func isLoopback(addr string) bool {

@@ -6,7 +6,8 @@ import (
 	"testing"
 )
 
-// replayWith is replay with a Config of one's own.
+// replayWith is replay with a Config of one's own, for traces that
+// decide without errors.
 func replayWith(t *testing.T, tr trace, cfg Config) []Decision {
 	t.Helper()
 	p, err := NewAuto(tr.Layers, cfg)
@@ -14,18 +15,11 @@ func replayWith(t *testing.T, tr trace, cfg Config) []Decision {
 		t.Fatal(err)
 	}
 	var out []Decision
-	for i, row := range tr.Norms {
-		norms := make([]float64, len(row))
-		for j, v := range row {
-			if j >= p.Frozen() {
-				norms[j] = float64(v)
-			}
+	for i, o := range feed(p, tr) {
+		if o.Decision == nil {
+			t.Fatalf("interval %d: %s", i, o.Error)
 		}
-		d, err := p.Observe((i+1)*tr.StepsPerInterval, norms)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, d)
+		out = append(out, *o.Decision)
 	}
 	return out
 }

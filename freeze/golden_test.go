@@ -58,6 +58,12 @@ func replay(t *testing.T, tr trace) ([]outcome, *AutoPolicy) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return feed(p, tr), p
+}
+
+// feed gives p the trace's intervals in order, zeroing the norms of the
+// layers already frozen, and returns each interval's outcome.
+func feed(p *AutoPolicy, tr trace) []outcome {
 	var out []outcome
 	for i, row := range tr.Norms {
 		norms := make([]float64, len(row))
@@ -73,7 +79,7 @@ func replay(t *testing.T, tr trace) ([]outcome, *AutoPolicy) {
 		}
 		out = append(out, outcome{Decision: &d})
 	}
-	return out, p
+	return out
 }
 
 func TestGoldenTraces(t *testing.T) {

@@ -91,6 +91,19 @@ func (o RunnerOptions) sessionOptions(gpu bool) (*ort.SessionOptions, error) {
 	return so, nil
 }
 
+// CheckGPUOptions checks the GPU settings. Those of another provider than
+// the one in use are ignored (the TensorRT ones with --provider cuda, all
+// of them on the CPU, as after a fallback).
+func (o RunnerOptions) CheckGPUOptions() error {
+	switch {
+	case o.DeviceID < 0:
+		return fmt.Errorf("GPU device id %d: want 0 or more", o.DeviceID)
+	case o.TensorRTINT8Table != "" && !o.TensorRTINT8:
+		return fmt.Errorf("a TensorRT int8 calibration table needs TensorRT int8 on")
+	}
+	return nil
+}
+
 // appendProvider adds the GPU provider o asks for. TensorRT gets CUDA
 // behind it for the nodes TensorRT does not take; the CPU provider is
 // always last, added by ONNX Runtime itself.
@@ -117,6 +130,9 @@ func (o RunnerOptions) appendCUDA(so *ort.SessionOptions) error {
 	if o.GPUMemLimit > 0 {
 		settings["gpu_mem_limit"] = strconv.FormatInt(o.GPUMemLimit, 10)
 	}
+	if o.CUDAGraph && o.provider() == CUDA {
+		settings["enable_cuda_graph"] = "1"
+	}
 	if err := opts.Update(settings); err != nil {
 		return err
 	}
@@ -139,6 +155,15 @@ func (o RunnerOptions) appendTensorRT(so *ort.SessionOptions) error {
 	}
 	if o.GPUMemLimit > 0 {
 		settings["trt_max_workspace_size"] = strconv.FormatInt(o.GPUMemLimit, 10)
+	}
+	if o.TensorRTINT8 {
+		settings["trt_int8_enable"] = "1"
+		if o.TensorRTINT8Table != "" {
+			settings["trt_int8_calibration_table_name"] = o.TensorRTINT8Table
+		}
+	}
+	if o.CUDAGraph {
+		settings["trt_cuda_graph_enable"] = "1"
 	}
 	if err := opts.Update(settings); err != nil {
 		return err
@@ -165,27 +190,36 @@ func (o RunnerOptions) provider() Provider {
 // on it, unless o.StrictProvider. It returns the provider in use.
 func (o RunnerOptions) newSession(path string, inputs, outputs []string, log *slog.Logger) (*ort.DynamicAdvancedSession, Provider, error) {
 	want := o.provider()
+	if err := o.CheckGPUOptions(); err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrProvider, err)
+	}
 	if want != CPU {
-		so, err := o.sessionOptions(true)
+		// checkGPUProvider's error says what is missing; ONNX Runtime's
+		// gets the general hint.
+		var hint string
+		err := checkGPUProvider(want)
 		if err == nil {
-			var s *ort.DynamicAdvancedSession
-			s, err = ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
-			so.Destroy()
-			if err == nil {
-				return s, want, nil
+			var so *ort.SessionOptions
+			if so, err = o.sessionOptions(true); err == nil {
+				var s *ort.DynamicAdvancedSession
+				s, err = ort.NewDynamicAdvancedSession(path, inputs, outputs, so)
+				so.Destroy()
+				if err == nil {
+					return s, want, nil
+				}
 			}
+			libs := "CUDA and cuDNN"
+			if want == TensorRT {
+				libs = "CUDA, cuDNN and TensorRT"
+			}
+			hint = fmt.Sprintf(" (the ONNX Runtime library at %s may be a CPU-only build, %s may be missing, or there is no GPU: nvidia-smi should list one; "+
+				"build the CUDA variant with GPU=1 make setup, or set ORT_LIB to a GPU build of ONNX Runtime)", loadedPath(), libs)
 		}
-		libs := "CUDA and cuDNN"
-		if want == TensorRT {
-			libs = "CUDA, cuDNN and TensorRT"
-		}
-		hint := fmt.Sprintf("the ONNX Runtime library at %s may be a CPU-only build, or %s may be missing: set ORT_LIB to a GPU build of ONNX Runtime",
-			loadedPath(), libs)
 		if o.StrictProvider {
-			return nil, "", fmt.Errorf("%w: %s provider for %s: %v (%s)", ErrProvider, want, path, err, hint)
+			return nil, "", fmt.Errorf("%w: %s provider for %s: %v%s", ErrProvider, want, path, err, hint)
 		}
 		log.Warn("execution provider unavailable, falling back to CPU",
-			"provider", string(want), "model", path, "err", err, "hint", hint)
+			"provider", string(want), "model", path, "err", err.Error()+hint)
 	}
 	so, err := o.sessionOptions(false)
 	if err != nil {

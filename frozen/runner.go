@@ -41,6 +41,15 @@ type RunnerOptions struct {
 	// TensorRTCacheDir, when set, keeps built TensorRT engines there, so a
 	// later process skips the minutes of building them.
 	TensorRTCacheDir string
+	// TensorRTINT8 lets TensorRT compute in int8, calibrated by the table
+	// TensorRTINT8Table names (TensorRT's calibration cache; without one,
+	// only a graph with quantize/dequantize nodes has int8 scales).
+	TensorRTINT8      bool
+	TensorRTINT8Table string
+	// CUDAGraph captures the session in a CUDA graph and replays it (CUDA
+	// and TensorRT providers). It applies only when every run has the same
+	// input shapes (pad to a fixed length); see provider.go.
+	CUDAGraph bool
 	// StrictProvider makes NewRunner fail with ErrProvider when Provider
 	// cannot be used, instead of warning and running on the CPU.
 	StrictProvider bool

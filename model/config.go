@@ -2,6 +2,12 @@
 // config.json, the names and shapes of every weight tensor, layer ranges, and
 // the safetensors and PyTorch files the weights live in.
 //
+// Model types other than BERT (DistilBERT, RoBERTa, XLM-RoBERTa, ELECTRA)
+// are mapped onto BERT's layout when they are read: their layers are
+// BertLayers under other names, so the trainer, the exporter and the cache
+// see one layout, and only the embeddings and the head ask which type they
+// run (types.go).
+//
 // It holds no native code, so the ONNX exporter, the libtorch trainer, the
 // activation cache and their tests all agree on one description of a model
 // without linking libtorch or ONNX Runtime.
@@ -26,7 +32,9 @@ const ConfigFile = "config.json"
 var ErrUnsupported = errors.New("unsupported model")
 
 // Config is the part of a Hugging Face BERT config.json that determines the
-// computation, plus the label maps of a classification checkpoint.
+// computation, plus the label maps of a classification checkpoint. For
+// DistilBERT, whose config.json names the same things differently (dim,
+// n_layers, ...), the fields hold those values; TypeVocabSize is 0.
 type Config struct {
 	ModelType             string   `json:"model_type"`
 	Architectures         []string `json:"architectures,omitempty"`
@@ -43,6 +51,17 @@ type Config struct {
 	LayerNormEps          float64  `json:"layer_norm_eps"`
 	PadTokenID            int      `json:"pad_token_id"`
 	PositionEmbeddingType string   `json:"position_embedding_type,omitempty"`
+	// EmbeddingSize is ELECTRA's width of the embedding tables, projected
+	// to HiddenSize when it differs (0: HiddenSize).
+	EmbeddingSize int `json:"embedding_size,omitempty"`
+	// ClassifierDropout, when set, is the head's dropout in place of
+	// HiddenDropout (BERT, RoBERTa, ELECTRA).
+	ClassifierDropout *float64 `json:"classifier_dropout,omitempty"`
+	// SeqClassifDropout is DistilBERT's head dropout.
+	SeqClassifDropout float64 `json:"seq_classif_dropout,omitempty"`
+	// SinusoidalPositions is DistilBERT's option of fixed sinusoidal
+	// position embeddings, which autofreeze does not implement.
+	SinusoidalPositions bool `json:"sinusoidal_pos_embds,omitempty"`
 
 	// Labels are the class names of a classification checkpoint, indexed by
 	// class id (from id2label). Empty for a bare encoder.
@@ -70,7 +89,10 @@ const (
 
 // supportedTypes are the model_type values whose computation Config covers.
 // MiniLM checkpoints on the Hub declare "bert".
-var supportedTypes = map[string]bool{"bert": true, "minilm": true}
+var supportedTypes = map[string]bool{
+	TypeBERT: true, TypeMiniLM: true, TypeDistilBERT: true,
+	TypeRoBERTa: true, TypeXLMRoBERTa: true, TypeELECTRA: true,
+}
 
 // LoadConfig reads and validates DIR/config.json.
 func LoadConfig(dir string) (*Config, error) {
@@ -107,8 +129,29 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		HiddenDropout: 0.1, AttentionDropout: 0.1, MaxPositions: 512,
 		PositionEmbeddingType: "absolute",
 	}
-	if err := json.Unmarshal(data, &c); err != nil {
+	var mt string
+	if msg, ok := raw["model_type"]; ok {
+		json.Unmarshal(msg, &mt) // a non-string is reported below
+	}
+	src := data
+	switch mt {
+	case TypeDistilBERT:
+		// DistilBertConfig's defaults, and its own names for BERT's fields.
+		c.TypeVocabSize, c.SeqClassifDropout = 0, 0.2
+		var err error
+		if src, err = translateKeys(raw, families[mt].jsonNames); err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+	case TypeRoBERTa, TypeXLMRoBERTa:
+		c.PadTokenID = 1 // RobertaConfig's default
+	case TypeELECTRA:
+		c.EmbeddingSize = 128 // ElectraConfig's default
+	}
+	if err := json.Unmarshal(src, &c); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	if mt == TypeDistilBERT {
+		c.TypeVocabSize, c.LayerNormEps, c.PositionEmbeddingType = 0, 1e-12, "absolute"
 	}
 	c.raw = raw
 	if err := c.parseLabels(raw); err != nil {
@@ -120,17 +163,46 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 	return &c, nil
 }
 
+// translateKeys returns raw as JSON with the keys of names (BERT's) set
+// from the type's own keys (names' values): a file's "dim" becomes
+// "hidden_size". BERT keys the type does not have are dropped, so that a
+// stray one cannot override the type's own.
+func translateKeys(raw map[string]json.RawMessage, names map[string]string) ([]byte, error) {
+	out := make(map[string]json.RawMessage, len(raw))
+	for k, v := range raw {
+		out[k] = v
+	}
+	for bert, own := range names {
+		delete(out, bert)
+		if v, ok := raw[own]; ok && own != "" {
+			out[bert] = v
+		}
+	}
+	return json.Marshal(out)
+}
+
+// fieldName is the config.json key of a BERT field in c's model type.
+func (c *Config) fieldName(bert string) string {
+	if own, ok := c.family().jsonNames[bert]; ok && own != "" {
+		return own
+	}
+	return bert
+}
+
 // Validate checks that the configuration describes an encoder autofreeze
 // can run.
 func (c *Config) Validate() error {
 	if c.ModelType == "" {
-		return fmt.Errorf("%w: config has no model_type (want \"bert\")", ErrUnsupported)
+		return fmt.Errorf("%w: config has no model_type (want %s)", ErrUnsupported, supportedTypeList)
 	}
 	if !supportedTypes[c.ModelType] {
-		return fmt.Errorf("%w: model_type %q: autofreeze runs BERT-family encoders (model_type \"bert\", e.g. BERT, MiniLM)", ErrUnsupported, c.ModelType)
+		return fmt.Errorf("%w: model_type %q: autofreeze runs BERT-family encoders (model_type %s)", ErrUnsupported, c.ModelType, supportedTypeList)
 	}
 	if c.HiddenAct != "gelu" {
-		return fmt.Errorf("%w: hidden_act %q (only the exact erf \"gelu\" is implemented)", ErrUnsupported, c.HiddenAct)
+		return fmt.Errorf("%w: %s %q (only the exact erf \"gelu\" is implemented)", ErrUnsupported, c.fieldName("hidden_act"), c.HiddenAct)
+	}
+	if c.SinusoidalPositions {
+		return fmt.Errorf("%w: sinusoidal_pos_embds true (only learned position embeddings are implemented)", ErrUnsupported)
 	}
 	if c.PositionEmbeddingType != "absolute" {
 		return fmt.Errorf("%w: position_embedding_type %q (only \"absolute\")", ErrUnsupported, c.PositionEmbeddingType)
@@ -143,17 +215,29 @@ func (c *Config) Validate() error {
 		{"vocab_size", c.VocabSize, MaxVocabSize}, {"hidden_size", c.HiddenSize, MaxHiddenSize},
 		{"num_hidden_layers", c.NumLayers, MaxLayers}, {"num_attention_heads", c.NumHeads, MaxHiddenSize},
 		{"intermediate_size", c.IntermediateSize, MaxIntermediateSize}, {"max_position_embeddings", c.MaxPositions, MaxPositionEmbeddings},
-		{"type_vocab_size", c.TypeVocabSize, MaxTypeVocabSize},
+		{"type_vocab_size", c.TypeVocabSize, MaxTypeVocabSize}, {"embedding_size", c.EmbeddingDim(), MaxHiddenSize},
 	} {
+		if f.name == "type_vocab_size" && !c.HasTokenTypes() {
+			continue
+		}
+		name := c.fieldName(f.name)
 		if f.v <= 0 {
-			return fmt.Errorf("%s must be a positive integer, got %d", f.name, f.v)
+			return fmt.Errorf("%s must be a positive integer, got %d", name, f.v)
 		}
 		if f.v > f.limit {
-			return fmt.Errorf("%s %d is larger than any BERT-family encoder (autofreeze accepts at most %d): fix config.json, or check that it belongs to these weights", f.name, f.v, f.limit)
+			return fmt.Errorf("%s %d is larger than any BERT-family encoder (autofreeze accepts at most %d): fix config.json, or check that it belongs to these weights", name, f.v, f.limit)
 		}
 	}
 	if c.HiddenSize%c.NumHeads != 0 {
-		return fmt.Errorf("hidden_size %d is not a multiple of num_attention_heads %d", c.HiddenSize, c.NumHeads)
+		return fmt.Errorf("%s %d is not a multiple of %s %d", c.fieldName("hidden_size"), c.HiddenSize, c.fieldName("num_attention_heads"), c.NumHeads)
+	}
+	if c.PaddingPositions() {
+		if c.PadTokenID < 0 || c.PadTokenID >= c.VocabSize {
+			return fmt.Errorf("pad_token_id %d is not a token id (vocab_size %d): %s counts positions from it", c.PadTokenID, c.VocabSize, c.ModelType)
+		}
+		if c.MaxSequenceLength() < 1 {
+			return fmt.Errorf("max_position_embeddings %d leaves no positions after pad_token_id %d (%s positions start at pad_token_id+1)", c.MaxPositions, c.PadTokenID, c.ModelType)
+		}
 	}
 	if c.LayerNormEps <= 0 {
 		return fmt.Errorf("layer_norm_eps must be positive, got %g", c.LayerNormEps)
@@ -209,7 +293,14 @@ func (c *Config) Marshal() ([]byte, error) {
 	if err := json.Unmarshal(known, &fields); err != nil {
 		return nil, err
 	}
+	names := c.family().jsonNames
 	for k, v := range fields {
+		if own, ok := names[k]; ok {
+			if own == "" {
+				continue // DistilBERT has no such key
+			}
+			k = own
+		}
 		out[k] = v
 	}
 	delete(out, "id2label")
@@ -222,7 +313,7 @@ func (c *Config) Marshal() ([]byte, error) {
 			label2id[l] = i
 		}
 		out["id2label"], out["label2id"] = id2label, label2id
-		out["architectures"] = []string{"BertForSequenceClassification"}
+		out["architectures"] = []string{c.Architecture()}
 		out["num_labels"] = len(c.Labels)
 		out["problem_type"] = "single_label_classification"
 	}

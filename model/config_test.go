@@ -67,7 +67,7 @@ func TestParseConfigRefuses(t *testing.T) {
 		unsupported bool
 		want        string
 	}{
-		{"roberta", map[string]any{"model_type": "roberta"}, true, `model_type "roberta"`},
+		{"deberta-v2", map[string]any{"model_type": "deberta-v2"}, true, `model_type "deberta-v2"`},
 		{"no model_type", map[string]any{"model_type": nil}, true, "no model_type"},
 		{"gelu_new", map[string]any{"hidden_act": "gelu_new"}, true, `hidden_act "gelu_new"`},
 		{"relative positions", map[string]any{"position_embedding_type": "relative_key"}, true, `"relative_key"`},

@@ -40,16 +40,35 @@ func layerNorm(prefix string, n int) []Param {
 	}
 }
 
+// Names of the tensors the embeddings' computation reads by name.
+const (
+	WordEmbeddings      = "embeddings.word_embeddings.weight"
+	PositionEmbeddings  = "embeddings.position_embeddings.weight"
+	TokenTypeEmbeddings = "embeddings.token_type_embeddings.weight"
+	EmbeddingsLayerNorm = "embeddings.LayerNorm"
+	// EmbeddingsProject is ELECTRA's Linear from embedding_size to
+	// hidden_size (ElectraModel.embeddings_project).
+	EmbeddingsProject = "embeddings_project"
+)
+
 // EmbeddingParams are the tensors of the embeddings block, which freezes
-// together with layer 0.
+// together with layer 0: the word and position tables, the token-type
+// table when the model type has one, the LayerNorm, and ELECTRA's
+// projection when embedding_size differs from hidden_size.
 func (c *Config) EmbeddingParams() []Param {
-	h := int64(c.HiddenSize)
+	e := int64(c.EmbeddingDim())
 	ps := []Param{
-		{Name: "embeddings.word_embeddings.weight", Shape: []int64{int64(c.VocabSize), h}},
-		{Name: "embeddings.position_embeddings.weight", Shape: []int64{int64(c.MaxPositions), h}},
-		{Name: "embeddings.token_type_embeddings.weight", Shape: []int64{int64(c.TypeVocabSize), h}},
+		{Name: WordEmbeddings, Shape: []int64{int64(c.VocabSize), e}},
+		{Name: PositionEmbeddings, Shape: []int64{int64(c.MaxPositions), e}},
 	}
-	return append(ps, layerNorm("embeddings.LayerNorm", c.HiddenSize)...)
+	if c.HasTokenTypes() {
+		ps = append(ps, Param{Name: TokenTypeEmbeddings, Shape: []int64{int64(c.TypeVocabSize), e}})
+	}
+	ps = append(ps, layerNorm(EmbeddingsLayerNorm, int(e))...)
+	if c.HasEmbeddingProjection() {
+		ps = append(ps, linear(EmbeddingsProject, c.HiddenSize, int(e))...)
+	}
+	return ps
 }
 
 // LayerPrefix is the name prefix of encoder layer i.
@@ -75,16 +94,37 @@ func (c *Config) PoolerParams() []Param {
 	return linear("pooler.dense", c.HiddenSize, c.HiddenSize)
 }
 
-// ClassifierParams are the tensors of a classification head over n labels.
+// Names of the hidden dense layer of the RoBERTa/ELECTRA and the DistilBERT
+// heads (BERT's is the pooler's, pooler.dense).
+const (
+	HeadDense     = "classifier.dense"
+	PreClassifier = "pre_classifier"
+)
+
+// ClassifierParams are the tensors of a classification head over n labels:
+// BERT's classifier (its pooler is part of the encoder); for the other
+// types their head's hidden dense layer too. The final projection is
+// always "classifier" (RoBERTa's and ELECTRA's out_proj).
 func (c *Config) ClassifierParams(n int) []Param {
-	return linear("classifier", n, c.HiddenSize)
+	var ps []Param
+	switch c.Head() {
+	case HeadDenseTanh, HeadDenseGELU:
+		ps = linear(HeadDense, c.HiddenSize, c.HiddenSize)
+	case HeadReLU:
+		ps = linear(PreClassifier, c.HiddenSize, c.HiddenSize)
+	}
+	return append(ps, linear("classifier", n, c.HiddenSize)...)
 }
 
-// EncoderParams are all encoder tensors: embeddings, layers, pooler.
+// EncoderParams are all encoder tensors: embeddings, layers, and BERT's
+// pooler.
 func (c *Config) EncoderParams() []Param {
 	ps := c.EmbeddingParams()
 	for i := 0; i < c.NumLayers; i++ {
 		ps = append(ps, c.LayerParams(i)...)
+	}
+	if !c.HasPooler() {
+		return ps
 	}
 	return append(ps, c.PoolerParams()...)
 }

@@ -29,10 +29,14 @@ type Weights struct {
 }
 
 // LoadWeights reads DIR/model.safetensors, or DIR/pytorch_model.bin when
-// there is no safetensors file, maps BertForSequenceClassification names
-// ("bert.encoder...") and old LayerNorm names (gamma/beta) to the BertModel
-// layout, and checks every encoder tensor c needs against its shape. The
-// pooler may be absent (some checkpoints drop it); the caller initialises it.
+// there is no safetensors file, maps the names of c's model type
+// (BertForSequenceClassification's "bert.encoder...", DistilBERT's
+// "distilbert.transformer.layer.N.attention.q_lin...", RoBERTa's and
+// ELECTRA's "classifier.out_proj", old gamma/beta LayerNorm names) to
+// autofreeze's layout (see Config.HFName for the way back), and checks
+// every encoder tensor c needs against its shape. BERT's pooler may be
+// absent (some checkpoints drop it); the caller initialises it, as it does
+// a head the file lacks.
 func LoadWeights(dir string, c *Config) (*Weights, error) {
 	var (
 		raw  map[string]*Tensor
@@ -55,13 +59,13 @@ func LoadWeights(dir string, c *Config) (*Weights, error) {
 	w := &Weights{Tensors: make(map[string]*Tensor, len(raw)), Source: path}
 	stored := make(map[string]string, len(raw))
 	for name, t := range raw {
-		c := canonicalName(name)
-		if prev, ok := stored[c]; ok {
+		cn := c.canonicalName(name)
+		if prev, ok := stored[cn]; ok {
 			a, b := min(prev, name), max(prev, name)
-			return nil, fmt.Errorf("%s: %w: tensors %q and %q are both %q: the file mixes two layouts", path, ErrCorrupt, a, b, c)
+			return nil, fmt.Errorf("%s: %w: tensors %q and %q are both %q: the file mixes two layouts", path, ErrCorrupt, a, b, cn)
 		}
-		stored[c] = name
-		w.Tensors[c] = t
+		stored[cn] = name
+		w.Tensors[cn] = t
 	}
 	if err := w.check(c); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
@@ -72,17 +76,6 @@ func LoadWeights(dir string, c *Config) (*Weights, error) {
 func exists(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.Mode().IsRegular()
-}
-
-// canonicalName maps the names of the layouts Hugging Face has used to the
-// BertModel layout.
-func canonicalName(name string) string {
-	name = strings.TrimPrefix(name, ClassifierPrefix)
-	if strings.Contains(name, "LayerNorm.") {
-		name = strings.Replace(name, "LayerNorm.gamma", "LayerNorm.weight", 1)
-		name = strings.Replace(name, "LayerNorm.beta", "LayerNorm.bias", 1)
-	}
-	return name
 }
 
 // ErrMissingTensor is wrapped when a weight file lacks a tensor the model
@@ -106,20 +99,20 @@ func (w *Weights) check(c *Config) error {
 			c.NumLayers, held)
 	}
 	for _, p := range c.EmbeddingParams() {
-		if err := w.checkParam(p); err != nil {
+		if err := w.checkParam(c, p); err != nil {
 			return err
 		}
 	}
 	for i := 0; i < c.NumLayers; i++ {
 		for _, p := range c.LayerParams(i) {
-			if err := w.checkParam(p); err != nil {
+			if err := w.checkParam(c, p); err != nil {
 				return err
 			}
 		}
 	}
-	if _, ok := w.Tensors[c.PoolerParams()[0].Name]; ok {
+	if _, ok := w.Tensors[c.PoolerParams()[0].Name]; ok && c.HasPooler() {
 		for _, p := range c.PoolerParams() {
-			if err := w.checkParam(p); err != nil {
+			if err := w.checkParam(c, p); err != nil {
 				return err
 			}
 		}
@@ -129,18 +122,28 @@ func (w *Weights) check(c *Config) error {
 			return fmt.Errorf("tensor %q has shape %v, want [num_labels, %d]", ClassifierWeight, cls.Shape, c.HiddenSize)
 		}
 		for _, p := range c.ClassifierParams(int(cls.Shape[0])) {
-			if err := w.checkParam(p); err != nil {
-				return err
+			if err := w.checkParam(c, p); err != nil {
+				return fmt.Errorf("classification head: %w", err)
 			}
 		}
 	}
 	return nil
 }
 
-func (w *Weights) checkParam(p Param) error {
+// fileName is how a *ForSequenceClassification file of c's type names
+// tensor name, for errors, when that differs from BERT's prefixing.
+func fileName(c *Config, name string) string {
+	hf := c.HFName(name)
+	if hf == name || hf == c.family().prefix+name {
+		return ""
+	}
+	return fmt.Sprintf("; %s in a %s file", hf, c.Architecture())
+}
+
+func (w *Weights) checkParam(c *Config, p Param) error {
 	t, ok := w.Tensors[p.Name]
 	if !ok {
-		return fmt.Errorf("%w %q (shape %v): the file does not hold a complete BERT encoder matching config.json", ErrMissingTensor, p.Name, p.Shape)
+		return fmt.Errorf("%w %q (shape %v%s): the file does not hold a complete %s model matching config.json", ErrMissingTensor, p.Name, p.Shape, fileName(c, p.Name), c.ModelType)
 	}
 	if !equalShape(t.Shape, p.Shape) {
 		return fmt.Errorf("tensor %q has shape %v, but config.json implies %v", p.Name, t.Shape, p.Shape)

@@ -127,11 +127,10 @@ func initialWeights(c Config, mcfg *model.Config, numLabels int) (map[string]Ini
 	}
 	out := map[string]InitialTensor{}
 	for _, name := range enc.Initialised() {
+		// Under the names of the model type's *ForSequenceClassification
+		// ("bert.pooler.dense.weight", "classifier.out_proj.weight", ...).
 		t := all[name]
-		if name != model.ClassifierWeight && name != model.ClassifierBias {
-			name = model.ClassifierPrefix + name
-		}
-		out[name] = InitialTensor{Shape: t.Shape, Data: t.Data}
+		out[enc.Config().HFName(name)] = InitialTensor{Shape: t.Shape, Data: t.Data}
 	}
 	return out, nil
 }

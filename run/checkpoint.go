@@ -18,7 +18,8 @@ import (
 )
 
 // A checkpoint is a Hugging Face model directory (config.json with the label
-// maps, model.safetensors in the BertForSequenceClassification layout,
+// maps, model.safetensors in the layout of the model type's
+// *ForSequenceClassification, e.g. BertForSequenceClassification's,
 // tokenizer files) plus what resuming needs: trainer_state.json and
 // optimizer.safetensors. Checkpoints live in RUN/checkpoints/step-N;
 // RUN/checkpoints/last and RUN/checkpoints/best point at the newest and the
@@ -141,13 +142,9 @@ func writeModelDir(dir, baseModel string, enc *trainable.Encoder, labels []strin
 	if err != nil {
 		return err
 	}
-	named := make(map[string]*model.Tensor, len(w))
-	for name, t := range w {
-		if !strings.HasPrefix(name, "classifier.") {
-			name = model.ClassifierPrefix + name
-		}
-		named[name] = t
-	}
+	// Under the names of the model type's *ForSequenceClassification
+	// ("bert.encoder...", "distilbert.transformer...", "classifier.out_proj...").
+	named := enc.Config().CheckpointTensors(w)
 	if err := model.WriteSafetensors(filepath.Join(dir, model.SafetensorsFile), named, map[string]string{"format": "pt"}); err != nil {
 		return err
 	}

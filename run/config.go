@@ -26,6 +26,7 @@ import (
 	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/precision"
 	"github.com/autofreeze/autofreeze/text"
+	"github.com/autofreeze/autofreeze/trainable"
 )
 
 // Config is everything that determines a run. The run directory's
@@ -115,6 +116,15 @@ type Config struct {
 	Int8     bool   `yaml:"int8,omitempty"`
 	Provider string `yaml:"provider"`
 	ORTLib   string `yaml:"ort-lib"`
+	// Device is where the trainable encoder (and the torch engine) runs:
+	// "cpu", "cuda", "cuda:N" or "auto" (trainable.ResolveDevice).
+	// DistBackend is the process group of a data-parallel run: "auto",
+	// "gloo" or "nccl". They say where a run runs, not what it trains, so
+	// config.yaml and the resume check leave them out: a run resumes on
+	// another device, and its config.yaml stays valid on a machine
+	// without GPUs.
+	Device      string `yaml:"-"`
+	DistBackend string `yaml:"-"`
 
 	// Mode is how a data-parallel run uses its workers: "performance"
 	// keeps them all; "efficiency" gives some back as layers freeze
@@ -139,7 +149,7 @@ func Defaults() Config {
 		WeightDecay: 0.01, MaxGradNorm: 1.0, LogEvery: 10, Freeze: "off",
 		FreezeIntervals: 20, FreezePercentile: 50, FreezeNorm: "l1", Cache: "off",
 		CacheSwitch: "immediate", CacheDType: "fp16", Engine: "onnx", Provider: "cpu", Mode: "performance",
-		Precision: "fp32",
+		Precision: "fp32", Device: "auto", DistBackend: "auto",
 	}
 }
 
@@ -188,6 +198,8 @@ func (c Config) WithDefaults() Config {
 	setS(&c.Engine, d.Engine)
 	setS(&c.Provider, d.Provider)
 	setS(&c.Precision, d.Precision)
+	setS(&c.Device, d.Device)
+	setS(&c.DistBackend, d.DistBackend)
 	// WarmupRatio, WeightDecay and MaxGradNorm may be 0 on purpose; the
 	// command line fills their defaults.
 	return c
@@ -258,7 +270,7 @@ func (c Config) Validate() error {
 		}
 	}
 	required("model", c.Model, "a Hugging Face model directory")
-	required("train", c.Train, "a CSV, TSV or JSONL file")
+	required("train", c.Train, "a CSV, TSV, JSONL or Parquet file")
 	required("out", c.Out, "the run directory")
 	ps = append(ps, c.problems()...)
 	if len(ps) > 0 {
@@ -349,6 +361,10 @@ func (c Config) problems() []Problem {
 	oneOf("cache-dtype", c.CacheDType, "fp32", "fp16", "bf16")
 	oneOf("engine", c.Engine, "onnx", "torch")
 	oneOf("provider", c.Provider, "cpu", "cuda", "tensorrt")
+	if _, err := trainable.ParseDevice(c.Device); err != nil || c.Device == "" {
+		bad("device", c.Device, "want cpu, cuda, cuda:N (N >= 0) or auto")
+	}
+	oneOf("dist-backend", c.DistBackend, "auto", "gloo", "nccl")
 	if c.Int8 && (!c.Fused || c.Engine != "onnx") {
 		bad("int8", c.Int8, "needs engine onnx with fused")
 	}
@@ -378,8 +394,8 @@ func (c Config) problems() []Problem {
 // positions, a static freeze point against its layers, text pairs against
 // its token types, and every token id against its vocabulary.
 func (c Config) checkModel(m *model.Config, tok *text.Tokenizer) error {
-	if c.MaxLength > m.MaxPositions {
-		return fmt.Errorf("max-length %d exceeds the model's max_position_embeddings %d: lower --max-length", c.MaxLength, m.MaxPositions)
+	if c.MaxLength > m.MaxSequenceLength() {
+		return fmt.Errorf("max-length %d exceeds the %d tokens the model's position table holds (max_position_embeddings %d): lower --max-length", c.MaxLength, m.MaxSequenceLength(), m.MaxPositions)
 	}
 	if fc, err := freeze.ParseFlag(c.Freeze); err == nil && fc.Mode == freeze.Static && fc.FrozenLayers > m.NumLayers-1 {
 		return fmt.Errorf("freeze %d: %s has %d layers, so --freeze N takes 0 to %d (its last layer always trains)", fc.FrozenLayers, c.Model, m.NumLayers, m.NumLayers-1)
@@ -387,7 +403,10 @@ func (c Config) checkModel(m *model.Config, tok *text.Tokenizer) error {
 	if c.FreezeMax > m.NumLayers-1 {
 		return fmt.Errorf("freeze-max %d: %s has %d layers, so --freeze-max takes 1 to %d (its last layer always trains)", c.FreezeMax, c.Model, m.NumLayers, m.NumLayers-1)
 	}
-	if c.TextPairColumn != "" && m.TypeVocabSize < 2 {
+	// BERT-style pairs mark the second text with token type 1; RoBERTa's
+	// tokenizers separate them with </s></s> instead, and DistilBERT has
+	// no token types at all.
+	if c.TextPairColumn != "" && m.HasTokenTypes() && !m.PaddingPositions() && m.TypeVocabSize < 2 {
 		return fmt.Errorf("text-pair-column %q: %s has type_vocab_size %d, so it cannot tell a pair's two texts apart", c.TextPairColumn, c.Model, m.TypeVocabSize)
 	}
 	return tok.CheckVocabSize(m.VocabSize)
@@ -399,8 +418,8 @@ func (c InferenceConfig) check(m *model.Config, tok *text.Tokenizer) error {
 	if err := CheckThreads(c.Threads); err != nil {
 		return err
 	}
-	if c.MaxLength != 0 && (c.MaxLength < 2 || c.MaxLength > m.MaxPositions) {
-		return fmt.Errorf("max-length %d: want 2 to the model's max_position_embeddings %d (or leave it out: the length it was trained with)", c.MaxLength, m.MaxPositions)
+	if c.MaxLength != 0 && (c.MaxLength < 2 || c.MaxLength > m.MaxSequenceLength()) {
+		return fmt.Errorf("max-length %d: want 2 to the %d tokens the model's position table holds (or leave it out: the length it was trained with)", c.MaxLength, m.MaxSequenceLength())
 	}
 	if c.BatchSize < 0 || c.BatchSize > maxBatch {
 		return fmt.Errorf("batch-size %d: want 1 to %d", c.BatchSize, maxBatch)

@@ -4,9 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/text"
-	"github.com/autofreeze/autofreeze/trainable"
 )
 
 // TestEvalThroughPrefixIsBitIdentical: evaluating from the kept held-out
@@ -14,32 +12,8 @@ import (
 // layer by layer as K grew, gives exactly the logits of the whole model.
 func TestEvalThroughPrefixIsBitIdentical(t *testing.T) {
 	_, modelDir, _, eval := tinyFiles(t)
-	cfg, err := model.LoadConfig(modelDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := model.LoadWeights(modelDir, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	trainable.SetThreads(1)
-	enc, err := trainable.New(cfg, w.Tensors, 2, trainable.Options{Seed: 3})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	tok, err := text.LoadTokenizer(modelDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ds, err := text.LoadDataset(eval, text.DatasetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := newSplit(ds, tok, nil, 32)
-	if err != nil {
-		t.Fatal(err)
-	}
+	enc, tok, s := tinyClassifierOn(t, modelDir, eval, 3)
+	layers := enc.Config().NumLayers
 	const batch = 5 // 24 rows: the last batch is short, and lengths differ
 	_, want, err := evaluate(enc, tok, s, batch)
 	if err != nil {
@@ -56,7 +30,7 @@ func TestEvalThroughPrefixIsBitIdentical(t *testing.T) {
 		}
 	}
 	stepwise := &evalPrefix{}
-	for k := 1; k < cfg.NumLayers; k++ {
+	for k := 1; k < layers; k++ {
 		if err := stepwise.advance(enc, tok, s, batch, k); err != nil {
 			t.Fatal(err)
 		}
@@ -67,7 +41,7 @@ func TestEvalThroughPrefixIsBitIdentical(t *testing.T) {
 		same("advanced to layer "+string(rune('0'+k)), got)
 	}
 	atOnce := &evalPrefix{}
-	if err := atOnce.advance(enc, tok, s, batch, cfg.NumLayers-1); err != nil {
+	if err := atOnce.advance(enc, tok, s, batch, layers-1); err != nil {
 		t.Fatal(err)
 	}
 	_, got, err := evaluateFrom(enc, tok, s, batch, atOnce)

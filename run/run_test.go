@@ -32,10 +32,10 @@ func tinyFiles(t *testing.T) (dir, modelDir, train, eval string) {
 	return
 }
 
-// TestPredictAfterSaveLoad: the logits `predict` computes from a saved
-// checkpoint are bit-identical to those of the model before saving.
-func TestPredictAfterSaveLoad(t *testing.T) {
-	dir, modelDir, _, eval := tinyFiles(t)
+// tinyClassifierOn loads the tiny model with a random two-label head
+// (seeded) and the unlabelled split of data, tokenized to 32 tokens.
+func tinyClassifierOn(t *testing.T, modelDir, data string, seed uint64) (*trainable.Encoder, *text.Tokenizer, *split) {
+	t.Helper()
 	cfg, err := model.LoadConfig(modelDir)
 	if err != nil {
 		t.Fatal(err)
@@ -45,16 +45,16 @@ func TestPredictAfterSaveLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	trainable.SetThreads(1)
-	enc, err := trainable.New(cfg, w.Tensors, 2, trainable.Options{Seed: 9}) // a random head
+	enc, err := trainable.New(cfg, w.Tensors, 2, trainable.Options{Seed: seed})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enc.Close()
+	t.Cleanup(enc.Close)
 	tok, err := text.LoadTokenizer(modelDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ds, err := text.LoadDataset(eval, text.DatasetOptions{})
+	ds, err := text.LoadDataset(data, text.DatasetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,6 +62,14 @@ func TestPredictAfterSaveLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return enc, tok, s
+}
+
+// TestPredictAfterSaveLoad: the logits `predict` computes from a saved
+// checkpoint are bit-identical to those of the model before saving.
+func TestPredictAfterSaveLoad(t *testing.T) {
+	dir, modelDir, _, eval := tinyFiles(t)
+	enc, tok, s := tinyClassifierOn(t, modelDir, eval, 9) // a random head
 	_, want, err := evaluate(enc, tok, s, 7)
 	if err != nil {
 		t.Fatal(err)

@@ -261,8 +261,8 @@ func (r *trainRun) prepare() error {
 	if r.mcfg, err = model.LoadConfig(c.Model); err != nil {
 		return badInput(err)
 	}
-	if c.MaxLength > r.mcfg.MaxPositions {
-		return badInput(fmt.Errorf("max-length %d exceeds the model's max_position_embeddings %d", c.MaxLength, r.mcfg.MaxPositions))
+	if c.MaxLength > r.mcfg.MaxSequenceLength() {
+		return badInput(fmt.Errorf("max-length %d exceeds the %d tokens the model's position table holds (max_position_embeddings %d)", c.MaxLength, r.mcfg.MaxSequenceLength(), r.mcfg.MaxPositions))
 	}
 	if r.tok, err = text.LoadTokenizer(c.Model); err != nil {
 		return badInput(err)

@@ -15,7 +15,7 @@ import (
 // Example is one row of a dataset.
 type Example struct {
 	ID       int    // 0-based index among the file's data rows, bad rows included: stable across loads
-	Line     int    // 1-based line where the row starts
+	Line     int    // 1-based line where the row starts (Parquet: 1-based row)
 	Text     string // the text column
 	TextPair string // the text pair column, when HasPair
 	HasPair  bool
@@ -26,8 +26,9 @@ type Example struct {
 // DatasetOptions says how to read a dataset file. The zero value reads a
 // file with a header (CSV, TSV) or keys (JSONL) "text" and "label".
 type DatasetOptions struct {
-	// Format is "csv", "tsv" or "jsonl"; "" picks by extension: .csv, .tsv,
-	// .jsonl, .ndjson or .json (which must hold JSON Lines too).
+	// Format is "csv", "tsv", "jsonl" or "parquet"; "" picks by extension:
+	// .csv, .tsv, .jsonl, .ndjson or .json (which must hold JSON Lines too),
+	// .parquet.
 	Format string
 	// TextColumn names the text column ("" means "text").
 	TextColumn string
@@ -61,7 +62,7 @@ type Dataset struct {
 }
 
 // RowError is a malformed row or header: Error() reads "FILE:LINE: REASON",
-// and the reason says what to do.
+// and the reason says what to do. In a Parquet file, LINE is the 1-based row.
 type RowError struct {
 	File   string
 	Line   int
@@ -70,7 +71,7 @@ type RowError struct {
 
 func (e *RowError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Line, e.Reason) }
 
-// LoadDataset reads a CSV, TSV or JSON Lines dataset.
+// LoadDataset reads a CSV, TSV, JSON Lines or Parquet dataset.
 func LoadDataset(path string, opts DatasetOptions) (*Dataset, error) {
 	format, err := datasetFormat(path, opts.Format)
 	if err != nil {
@@ -81,6 +82,9 @@ func LoadDataset(path string, opts DatasetOptions) (*Dataset, error) {
 		return nil, err
 	}
 	defer f.Close()
+	if format == "parquet" {
+		return loadParquet(path, f, opts)
+	}
 	return readDataset(path, f, format, opts)
 }
 
@@ -93,15 +97,17 @@ func datasetFormat(path, format string) (string, error) {
 			format = "tsv"
 		case ".jsonl", ".ndjson", ".json":
 			format = "jsonl"
+		case ".parquet":
+			format = "parquet"
 		default:
-			return "", fmt.Errorf("%s: cannot tell the format from the extension; name it .csv, .tsv or .jsonl, or give the format", path)
+			return "", fmt.Errorf("%s: cannot tell the format from the extension; name it .csv, .tsv, .jsonl or .parquet, or give the format", path)
 		}
 	}
 	switch format {
-	case "csv", "tsv", "jsonl":
+	case "csv", "tsv", "jsonl", "parquet":
 		return format, nil
 	}
-	return "", fmt.Errorf("%s: unknown dataset format %q (want csv, tsv or jsonl)", path, format)
+	return "", fmt.Errorf("%s: unknown dataset format %q (want csv, tsv, jsonl or parquet)", path, format)
 }
 
 func readDataset(path string, r io.Reader, format string, opts DatasetOptions) (*Dataset, error) {
@@ -122,11 +128,20 @@ func readDataset(path string, r io.Reader, format string, opts DatasetOptions) (
 	if err != nil {
 		return nil, err
 	}
+	return b.finish(format)
+}
+
+// finish returns the dataset, or says why it has no examples.
+func (b *builder) finish(format string) (*Dataset, error) {
 	if len(b.ds.Examples) == 0 {
-		if b.rows == 0 {
-			return nil, fmt.Errorf("%s: no data rows; want a %s file with one example per row", path, strings.ToUpper(format))
+		name := strings.ToUpper(format)
+		if format == "parquet" {
+			name = "Parquet"
 		}
-		return nil, fmt.Errorf("%s: no usable rows: all %d were bad; the first: %s", path, b.rows, &b.ds.SkippedRows[0])
+		if b.rows == 0 {
+			return nil, fmt.Errorf("%s: no data rows; want a %s file with one example per row", b.ds.Path, name)
+		}
+		return nil, fmt.Errorf("%s: no usable rows: all %d were bad; the first: %s", b.ds.Path, b.rows, &b.ds.SkippedRows[0])
 	}
 	return b.ds, nil
 }
@@ -136,6 +151,9 @@ type builder struct {
 	ds   *Dataset
 	opts DatasetOptions
 	rows int // data rows seen, bad ones included: the next Example.ID
+	// locate, when set, starts a bad row's reason with where the row is
+	// beyond its line (a Parquet row group).
+	locate func(line int) string
 }
 
 // row is what a format reader found in one row.
@@ -151,6 +169,9 @@ type row struct {
 func (b *builder) bad(line int, format string, args ...any) error {
 	b.rows++
 	e := RowError{File: b.ds.Path, Line: line, Reason: fmt.Sprintf(format, args...)}
+	if b.locate != nil {
+		e.Reason = b.locate(line) + e.Reason
+	}
 	if !b.opts.SkipBadRows {
 		return &e
 	}

@@ -1,5 +1,5 @@
-// Package text turns datasets into BERT inputs: it reads CSV, TSV and JSON
-// Lines files into examples, tokenizes them exactly as Hugging Face's
+// Package text turns datasets into BERT inputs: it reads CSV, TSV, JSON
+// Lines and Parquet files into examples, tokenizes them exactly as Hugging Face's
 // tokenizers library does, and fixes the order in which training visits them.
 //
 // The tokenizers are written here, in pure Go, because the model's weights
@@ -19,8 +19,10 @@
 // same permutation on every run and Go version.
 //
 // Dataset files: CSV (RFC 4180 quoting), TSV (no quoting: fields hold no tabs
-// or line breaks) and JSON Lines (one object per line; labels are strings or
-// integers). Columns are found by header name ("text", "label", and
+// or line breaks), JSON Lines (one object per line; labels are strings or
+// integers) and Parquet (top-level string columns, string or integer labels,
+// read one row group at a time with github.com/parquet-go/parquet-go; a file
+// it cannot read wraps ErrCorruptParquet). Columns are found by header name ("text", "label", and
 // optionally a text-pair column), or by 0-based index with NoHeader. A
 // malformed row stops the load with a *RowError "FILE:LINE: what is wrong and
 // what to do", unless SkipBadRows is set; then it is counted and reported.

@@ -21,9 +21,11 @@ import (
 	"github.com/autofreeze/autofreeze/model"
 )
 
-// Options configure an Encoder. The zero value means CPU, seed 0.
+// Options configure an Encoder. The zero value means the default device
+// (the CPU), seed 0.
 type Options struct {
-	// Device is where the parameters live; the zero value is the CPU.
+	// Device is where the parameters live; the zero value is
+	// DefaultDevice (the CPU unless SetDefaultDevice said otherwise).
 	Device gotch.Device
 	// Seed initialises the tensors the checkpoint lacks (a new
 	// classification head, a missing pooler), with N(0, InitStd).
@@ -38,8 +40,9 @@ type Options struct {
 	BF16 bool
 }
 
-// Encoder is a BERT encoder with an optional classification head, its
-// parameters held as libtorch leaf tensors.
+// Encoder is a BERT-family encoder (any model type package model reads)
+// with an optional classification head of that type, its parameters held
+// as libtorch leaf tensors.
 type Encoder struct {
 	cfg       *model.Config
 	numLabels int
@@ -59,7 +62,7 @@ func New(cfg *model.Config, weights map[string]*model.Tensor, numLabels int, opt
 	defer runtime.UnlockOSThread()
 	defer guard(&err)
 	if opts.Device == (gotch.Device{}) {
-		opts.Device = gotch.CPU
+		opts.Device = DefaultDevice()
 	}
 	std := opts.InitStd
 	if std == 0 {
@@ -147,7 +150,9 @@ func (e *Encoder) Initialised() []string { return append([]string(nil), e.initia
 // pooler, classifier.
 func (e *Encoder) Params() []model.Param { return append([]model.Param(nil), e.specs...) }
 
-// Weights copies every parameter to host memory, under BertModel names.
+// Weights copies every parameter to host memory, under the names
+// model.LoadWeights gives them (BertModel's for the embeddings and layers
+// of every model type; model.Config.HFName maps them to transformers').
 func (e *Encoder) Weights() (out map[string]*model.Tensor, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()

@@ -1,6 +1,7 @@
 package trainable
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/sugarme/gotch"
@@ -10,7 +11,9 @@ import (
 )
 
 // The forward pass, written to match Hugging Face's BertModel and
-// BertForSequenceClassification op for op. Functions here take and return
+// BertForSequenceClassification op for op, and the other model types'
+// embeddings and heads (model/types.go): DistilBERT, RoBERTa, XLM-RoBERTa,
+// ELECTRA. Functions here take and return
 // tensors and drop their intermediates; a dropout probability of 0 (eval
 // mode) skips dropout entirely.
 
@@ -70,22 +73,53 @@ func full(x *ts.Tensor) *ts.Tensor {
 }
 
 func (e *Encoder) layerNorm(x *ts.Tensor, prefix string) *ts.Tensor {
-	y := ts.MustLayerNorm(x, []int64{int64(e.cfg.HiddenSize)}, e.p(prefix+".weight"), e.p(prefix+".bias"), e.cfg.LayerNormEps, false)
+	n := e.cfg.HiddenSize
+	if prefix == model.EmbeddingsLayerNorm {
+		n = e.cfg.EmbeddingDim() // ELECTRA's embeddings are narrower
+	}
+	y := ts.MustLayerNorm(x, []int64{int64(n)}, e.p(prefix+".weight"), e.p(prefix+".bias"), e.cfg.LayerNormEps, false)
 	x.MustDrop()
 	return y
 }
 
 // embed maps token ids [b, s] and type ids to hidden states [b, s, h]:
-// word + position + token-type embeddings, LayerNorm, dropout.
+// word + token-type (when the type has them) + position embeddings,
+// LayerNorm, dropout, and ELECTRA's projection to the hidden size.
+// typeIDs may be nil for a type without token types.
 func (e *Encoder) embed(ids, typeIDs *ts.Tensor, seq int64, drop float64) *ts.Tensor {
-	words := ts.MustEmbedding(e.p("embeddings.word_embeddings.weight"), ids, -1, false, false)
-	types := ts.MustEmbedding(e.p("embeddings.token_type_embeddings.weight"), typeIDs, -1, false, false)
-	positions := e.p("embeddings.position_embeddings.weight").MustNarrow(0, 0, seq, false)
-	x := words.MustAdd(types, true)
-	types.MustDrop()
-	x2 := x.MustAdd(positions, true) // [s, h] broadcasts over the batch
+	x := ts.MustEmbedding(e.p(model.WordEmbeddings), ids, -1, false, false)
+	if e.cfg.HasTokenTypes() {
+		types := ts.MustEmbedding(e.p(model.TokenTypeEmbeddings), typeIDs, -1, false, false)
+		x = x.MustAdd(types, true)
+		types.MustDrop()
+	}
+	var positions *ts.Tensor
+	if e.cfg.PaddingPositions() {
+		pos := e.paddingPositions(ids)
+		positions = ts.MustEmbedding(e.p(model.PositionEmbeddings), pos, -1, false, false) // [b, s, h]
+		pos.MustDrop()
+	} else {
+		positions = e.p(model.PositionEmbeddings).MustNarrow(0, 0, seq, false) // [s, h] broadcasts over the batch
+	}
+	x2 := x.MustAdd(positions, true)
 	positions.MustDrop()
-	return dropout(e.layerNorm(x2, "embeddings.LayerNorm"), drop)
+	x3 := dropout(e.layerNorm(x2, model.EmbeddingsLayerNorm), drop)
+	if e.cfg.HasEmbeddingProjection() {
+		// The residual stream stays float32 in mixed precision.
+		x3 = full(e.linear(x3, model.EmbeddingsProject, true))
+	}
+	return x3
+}
+
+// paddingPositions are RoBERTa's position ids for ids [b, s]: pad + the
+// running count of real tokens (id != pad) at real tokens, pad at padding.
+func (e *Encoder) paddingPositions(ids *ts.Tensor) *ts.Tensor {
+	pad := int64(e.cfg.PadTokenID)
+	real := ids.MustNe(ts.IntScalar(pad), false).MustTotype(gotch.Int64, true)
+	count := real.MustCumsum(1, gotch.Int64, false)
+	pos := count.MustMul(real, true)
+	real.MustDrop()
+	return pos.MustAddScalar(ts.IntScalar(pad), true)
 }
 
 // extendedMask turns a [b, s] 0/1 mask into the additive [b, 1, 1, s] mask
@@ -118,7 +152,10 @@ func (e *Encoder) layer(i int, x, ext *ts.Tensor, drop, attnDrop float64) *ts.Te
 	ctx := probs.MustMatmul(v, true).MustPermute([]int64{0, 2, 1, 3}, true).
 		MustContiguous(true).MustView([]int64{b, s, int64(e.cfg.HiddenSize)}, true)
 	v.MustDrop()
-	attn := dropout(e.linear(ctx, pre+".attention.output.dense", true), drop)
+	attn := e.linear(ctx, pre+".attention.output.dense", true)
+	if e.cfg.AttentionOutputDropout() {
+		attn = dropout(attn, drop)
+	}
 	attn2 := attn.MustAdd(x, true)
 	x.MustDrop()
 	h := e.layerNorm(attn2, pre+".attention.output.LayerNorm")
@@ -129,10 +166,27 @@ func (e *Encoder) layer(i int, x, ext *ts.Tensor, drop, attnDrop float64) *ts.Te
 	return e.layerNorm(out2, pre+".output.LayerNorm")
 }
 
-// head runs the pooler (dense + tanh on [CLS]) and the classifier on the last
-// hidden states [b, s, h], returning logits [b, numLabels]. x is kept.
+// head runs the model type's classification head on the first token of the
+// last hidden states [b, s, h], returning logits [b, numLabels]. x is kept.
+// drop > 0 means training: the head then uses its own dropout
+// (model.Config.HeadDropout); 0 means none.
 func (e *Encoder) head(x *ts.Tensor, drop float64) *ts.Tensor {
+	if drop > 0 {
+		drop = e.cfg.HeadDropout()
+	}
 	cls := x.MustSelect(1, 0, false)
-	pooled := e.linear(cls, "pooler.dense", true).MustTanh(true)
-	return full(e.linear(dropout(pooled, drop), "classifier", true))
+	var hidden *ts.Tensor
+	switch e.cfg.Head() {
+	case model.HeadPooler: // BERT: pooler dense + tanh, dropout
+		hidden = e.linear(cls, "pooler.dense", true).MustTanh(true)
+	case model.HeadDenseTanh: // RoBERTa: dropout, dense + tanh, dropout
+		hidden = e.linear(dropout(cls, drop), model.HeadDense, true).MustTanh(true)
+	case model.HeadDenseGELU: // ELECTRA: dropout, dense + GELU, dropout
+		hidden = e.linear(dropout(cls, drop), model.HeadDense, true).MustGelu("none", true)
+	case model.HeadReLU: // DistilBERT: pre_classifier + ReLU, dropout
+		hidden = e.linear(cls, model.PreClassifier, true).MustRelu(true)
+	default:
+		panic(fmt.Sprintf("unknown classification head %d", e.cfg.Head()))
+	}
+	return full(e.linear(dropout(hidden, drop), "classifier", true))
 }

@@ -40,30 +40,8 @@ func (e *Encoder) Hidden(b text.Batch, r model.Range, in []float32) (out []float
 
 // Logits runs the whole model, classification head included, without
 // autograd or dropout, and returns row-major [b.Size, NumLabels] logits.
-func (e *Encoder) Logits(b text.Batch) (out []float32, err error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	defer guard(&err)
-	if e.numLabels == 0 {
-		return nil, fmt.Errorf("the encoder has no classification head")
-	}
-	if err := checkBatch(b); err != nil {
-		return nil, err
-	}
-	ts.NoGrad(func() {
-		r := model.Range{Start: 0, End: e.cfg.NumLayers}
-		var x *ts.Tensor
-		x, err = e.input(b, r, nil)
-		if err != nil {
-			return
-		}
-		x = e.runLayers(x, b, r, 0, 0)
-		logits := e.head(x, 0)
-		x.MustDrop()
-		out = tensorToHost(logits)
-		logits.MustDrop()
-	})
-	return out, err
+func (e *Encoder) Logits(b text.Batch) ([]float32, error) {
+	return e.LogitsFrom(b, nil, 0)
 }
 
 // input builds the tensor entering layer r.Start: the embeddings of b when
@@ -80,17 +58,22 @@ func (e *Encoder) input(b text.Batch, r model.Range, in []float32) (*ts.Tensor, 
 }
 
 func (e *Encoder) embedBatch(b text.Batch, drop float64) (*ts.Tensor, error) {
+	if n := e.cfg.MaxSequenceLength(); b.SeqLen > n {
+		return nil, fmt.Errorf("sequence length %d is over the model's %d positions (max_position_embeddings %d)", b.SeqLen, n, e.cfg.MaxPositions)
+	}
 	shape := []int64{int64(b.Size), int64(b.SeqLen)}
 	ids, err := int64ToTensor(b.IDs, shape, e.device)
 	if err != nil {
 		return nil, err
 	}
 	defer ids.MustDrop()
-	tids, err := int64ToTensor(b.TypeIDs, shape, e.device)
-	if err != nil {
-		return nil, err
+	var tids *ts.Tensor
+	if e.cfg.HasTokenTypes() {
+		if tids, err = int64ToTensor(b.TypeIDs, shape, e.device); err != nil {
+			return nil, err
+		}
+		defer tids.MustDrop()
 	}
-	defer tids.MustDrop()
 	return e.embed(ids, tids, int64(b.SeqLen), drop), nil
 }
 

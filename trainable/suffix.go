@@ -10,11 +10,11 @@ import (
 	"github.com/autofreeze/autofreeze/text"
 )
 
-// LogitsFrom is Logits for a model whose first inLayer encoder layers are
-// frozen and whose hidden states entering layer inLayer are already known
-// (in, row-major [b.Size, b.SeqLen, hidden], as Hidden returns them): only
-// layers [inLayer, L) and the head run. With inLayer 0 and in nil it is
-// Logits.
+// LogitsFrom runs layers [inLayer, L) and the head without autograd or
+// dropout on the hidden states entering layer inLayer (in, row-major
+// [b.Size, b.SeqLen, hidden], as Hidden returns them), and returns
+// row-major [b.Size, NumLabels] logits. With inLayer 0 and in nil the
+// embeddings of b run first: that is Logits.
 //
 // The result is bit-identical to Logits on the same batch: Hidden and
 // LogitsFrom run the same operations on the same shapes as one Logits call,
@@ -22,17 +22,14 @@ import (
 // lets the trainer evaluate through a cache of the held-out split's frozen
 // prefix without changing a single metric.
 func (e *Encoder) LogitsFrom(b text.Batch, in []float32, inLayer int) (out []float32, err error) {
-	if inLayer == 0 && in == nil {
-		return e.Logits(b)
-	}
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer guard(&err)
 	if e.numLabels == 0 {
 		return nil, fmt.Errorf("the encoder has no classification head")
 	}
-	if inLayer < 1 || inLayer >= e.cfg.NumLayers {
-		return nil, fmt.Errorf("hidden states entering layer %d: want a layer from 1 to %d", inLayer, e.cfg.NumLayers-1)
+	if (inLayer == 0) != (in == nil) || inLayer < 0 || inLayer >= e.cfg.NumLayers {
+		return nil, fmt.Errorf("hidden states entering layer %d: want none for layer 0, or those entering a layer from 1 to %d", inLayer, e.cfg.NumLayers-1)
 	}
 	if err := checkBatch(b); err != nil {
 		return nil, err

@@ -1,6 +1,8 @@
 // Package c10d is a small cgo binding to PyTorch's c10d, the communication
 // layer of torch.distributed, in the same libtorch that trains the model:
-// a TCPStore for rendezvous and a Gloo process group for collectives.
+// a TCPStore for rendezvous and a Gloo or NCCL process group for
+// collectives. NCCL is there when the shim was built against the CUDA
+// variant (GPU=1 make setup, docs/GPU.md); NCCLBuilt says whether it was.
 //
 // Its flags come from zz_cgo_flags.go, which scripts/setup.sh writes for
 // the libtorch it set up (and the Gloo headers libtorch does not ship).
@@ -141,7 +143,16 @@ type GroupOptions struct {
 	Interface, Hostname string
 	// Timeout bounds every collective.
 	Timeout time.Duration
+	// Device is the CUDA GPU this rank uses (NCCL only).
+	Device int
 }
+
+// NCCLBuilt reports whether the shim was compiled with ProcessGroupNCCL.
+func NCCLBuilt() bool { return C.af_nccl_built() != 0 }
+
+// CUDADeviceCount is the number of CUDA GPUs libtorch sees: 0 for a CPU
+// libtorch, and on a machine without an NVIDIA GPU or driver.
+func CUDADeviceCount() int { return int(C.af_cuda_device_count()) }
 
 // Group is a Gloo process group: collectives among Size ranks.
 type Group struct {
@@ -164,6 +175,32 @@ func NewGloo(store *Store, o GroupOptions) (*Group, error) {
 	var p *C.af_group
 	if err := cerr(fmt.Sprintf("Gloo process group (rank %d of %d)", o.Rank, o.Size),
 		C.af_gloo_new(store.p, C.int(o.Rank), C.int(o.Size), iface, host, C.int64_t(o.Timeout.Milliseconds()), &p)); err != nil {
+		runtime.KeepAlive(store)
+		return nil, err
+	}
+	runtime.KeepAlive(store)
+	g := &Group{p: p, rank: o.Rank, size: o.Size}
+	runtime.SetFinalizer(g, (*Group).Close)
+	return g, nil
+}
+
+// NewNCCL joins the NCCL process group of o.Size ranks through store, this
+// rank on GPU o.Device. Every rank must call it. It fails, saying why, when
+// the shim was built without NCCL or the GPU is not there; collectives then
+// take CUDA tensors (host values travel through the GPU).
+func NewNCCL(store *Store, o GroupOptions) (*Group, error) {
+	if o.Size < 1 || o.Rank < 0 || o.Rank >= o.Size {
+		return nil, fmt.Errorf("c10d: rank %d of world size %d", o.Rank, o.Size)
+	}
+	if o.Timeout <= 0 {
+		return nil, errors.New("c10d: group timeout must be positive")
+	}
+	if o.Device < 0 {
+		return nil, fmt.Errorf("c10d: GPU %d: want 0 or more", o.Device)
+	}
+	var p *C.af_group
+	if err := cerr(fmt.Sprintf("NCCL process group (rank %d of %d)", o.Rank, o.Size),
+		C.af_nccl_new(store.p, C.int(o.Rank), C.int(o.Size), C.int(o.Device), C.int64_t(o.Timeout.Milliseconds()), &p)); err != nil {
 		runtime.KeepAlive(store)
 		return nil, err
 	}

@@ -185,3 +185,25 @@ func TestBadRank(t *testing.T) {
 		t.Fatal("rank 2 of 2 accepted")
 	}
 }
+
+// NCCL where it cannot run fails with a message saying why: not built in
+// (the CPU variant), or no GPU (the CUDA variant here).
+func TestNCCLUnavailable(t *testing.T) {
+	if c10d.CUDADeviceCount() > 0 {
+		t.Skip("this machine has a GPU: scripts/gpu-check.sh covers NCCL")
+	}
+	store, err := c10d.NewStore(c10d.StoreOptions{Host: "127.0.0.1", Port: freePort(t), Server: true, Workers: 1,
+		Timeout: 10 * time.Second, Bind: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	_, err = c10d.NewNCCL(store, c10d.GroupOptions{Rank: 0, Size: 1, Timeout: 10 * time.Second})
+	want := "finds none"
+	if !c10d.NCCLBuilt() {
+		want = "built without NCCL"
+	}
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "gloo") {
+		t.Errorf("NewNCCL: err = %v, want one saying %q", err, want)
+	}
+}

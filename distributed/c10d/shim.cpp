@@ -1,5 +1,7 @@
 // The C side of package c10d: thin wrappers over libtorch's c10d that turn
-// C++ exceptions into error strings.
+// C++ exceptions into error strings. With USE_C10D_NCCL (scripts/setup.sh
+// defines it for a CUDA libtorch with the NCCL headers) it also wraps
+// ProcessGroupNCCL; without it, asking for NCCL is an error that says so.
 #include "shim.h"
 
 #include <cerrno>
@@ -18,6 +20,9 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 #include <torch/version.h>
 #include <torch/torch.h>
 
@@ -25,9 +30,13 @@ struct af_store {
   c10::intrusive_ptr<c10d::Store> store;
 };
 
+// A process group of either backend. device is where host values travel
+// through a collective: the CPU for Gloo, this rank's GPU for NCCL (which
+// reduces CUDA tensors only).
 struct af_group {
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> pg;
+  c10::intrusive_ptr<c10d::Backend> pg;
   std::chrono::milliseconds timeout;
+  at::Device device;
 };
 
 static char *err_string(const std::string &msg) {
@@ -97,6 +106,20 @@ static int listen_on(const char *addr, int *port) {
     }
   }
   return fd;
+}
+
+// on_device runs a collective on host values: in place for Gloo, through a
+// copy on the group's GPU for NCCL.
+template <typename F>
+static void on_device(af_group *g, at::Tensor host, F op) {
+  if (g->device.is_cpu()) {
+    std::vector<at::Tensor> t{host};
+    op(t);
+    return;
+  }
+  std::vector<at::Tensor> t{host.to(g->device)};
+  op(t);
+  host.copy_(t[0]);
 }
 
 extern "C" {
@@ -169,7 +192,58 @@ char *af_gloo_new(af_store *s, int rank, int size, const char *iface,
   }
   auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(s->store, rank, size,
                                                          opts);
-  *out = new af_group{pg, timeout};
+  *out = new af_group{pg, timeout, at::Device(at::kCPU)};
+  AF_CATCH
+}
+
+int af_nccl_built(void) {
+#ifdef USE_C10D_NCCL
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+int af_cuda_device_count(void) {
+  try {
+    return static_cast<int>(torch::cuda::device_count());
+  } catch (...) {
+    return 0;
+  }
+}
+
+char *af_nccl_new(af_store *s, int rank, int size, int device,
+                  int64_t timeout_ms, af_group **out) {
+  AF_TRY
+#ifdef USE_C10D_NCCL
+  int n = static_cast<int>(torch::cuda::device_count());
+  if (n == 0) {
+    throw std::runtime_error(
+        "NCCL needs a CUDA GPU, and libtorch finds none on this machine (no "
+        "NVIDIA GPU, or no driver): use --dist-backend gloo");
+  }
+  if (device < 0 || device >= n) {
+    throw std::runtime_error("NCCL: GPU " + std::to_string(device) +
+                             " does not exist (this machine has " +
+                             std::to_string(n) + ")");
+  }
+  // Without blocking waits a collective that never completes hangs instead
+  // of failing after the timeout, as Gloo's do (a user's setting wins).
+  setenv("NCCL_BLOCKING_WAIT", "1", 0);
+  auto timeout = std::chrono::milliseconds(timeout_ms);
+  auto opts = c10d::ProcessGroupNCCL::Options::create();
+  opts->timeout = timeout;
+  auto pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(s->store, rank, size,
+                                                         opts);
+  *out = new af_group{pg, timeout,
+                      at::Device(at::kCUDA, static_cast<int8_t>(device))};
+#else
+  (void)s, (void)rank, (void)size, (void)device, (void)timeout_ms, (void)out;
+  throw std::runtime_error(
+      "this autofreeze was built without NCCL (against a CPU libtorch): build "
+      "the CUDA variant with `GPU=1 make setup` on a machine with NVIDIA GPUs, "
+      "or use --dist-backend gloo");
+#endif
   AF_CATCH
 }
 
@@ -230,19 +304,23 @@ char *af_allreduce_tensors(af_group *g, void **tensors, int n,
 
 char *af_allreduce_f64(af_group *g, double *values, int64_t n) {
   AF_TRY
-  std::vector<at::Tensor> t{
-      at::from_blob(values, {n}, at::TensorOptions().dtype(at::kDouble))};
-  wait(g, g->pg->allreduce(t));
+  at::Tensor host =
+      at::from_blob(values, {n}, at::TensorOptions().dtype(at::kDouble));
+  on_device(g, host, [&](std::vector<at::Tensor> &t) {
+    wait(g, g->pg->allreduce(t));
+  });
   AF_CATCH
 }
 
 char *af_broadcast_i64(af_group *g, int64_t *values, int64_t n, int root) {
   AF_TRY
-  std::vector<at::Tensor> t{
-      at::from_blob(values, {n}, at::TensorOptions().dtype(at::kLong))};
+  at::Tensor host =
+      at::from_blob(values, {n}, at::TensorOptions().dtype(at::kLong));
   c10d::BroadcastOptions opts;
   opts.rootRank = root;
-  wait(g, g->pg->broadcast(t, opts));
+  on_device(g, host, [&](std::vector<at::Tensor> &t) {
+    wait(g, g->pg->broadcast(t, opts));
+  });
   AF_CATCH
 }
 

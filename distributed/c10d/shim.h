@@ -36,8 +36,19 @@ char *af_gloo_new(af_store *s, int rank, int size, const char *iface,
                   const char *host, int64_t timeout_ms, af_group **out);
 void af_group_free(af_group *g);
 
-// af_allreduce_tensors sums tensors (torch::Tensor*, all of one dtype and
-// device) across ranks in place, packed into flat buckets of at most
+// af_nccl_new creates a NCCL process group of size ranks over store, this
+// rank on CUDA device `device`. It fails with a message when the shim was
+// built without NCCL or the GPU is not there.
+char *af_nccl_new(af_store *s, int rank, int size, int device,
+                  int64_t timeout_ms, af_group **out);
+// af_nccl_built is 1 when the shim was compiled with ProcessGroupNCCL.
+int af_nccl_built(void);
+// af_cuda_device_count is the number of CUDA GPUs libtorch sees (0 for a
+// CPU libtorch, or without a GPU or driver).
+int af_cuda_device_count(void);
+
+// af_allreduce_tensors sums tensors (torch::Tensor*; CUDA tensors for NCCL)
+// across ranks in place, packed into flat buckets of at most
 // bucket_bytes (a tensor larger than that is its own bucket).
 char *af_allreduce_tensors(af_group *g, void **tensors, int n,
                            int64_t bucket_bytes);

@@ -36,7 +36,9 @@ func Export(cfg *model.Config, tensors map[string]*model.Tensor, opts ExportOpti
 	var x string
 	if o.Range.Start == 0 {
 		b.input(InputIDs, onnxpb.TensorProto_INT64, dimBatch, dimSeq)
-		b.input(TokenTypeIDs, onnxpb.TensorProto_INT64, dimBatch, dimSeq)
+		if cfg.HasTokenTypes() {
+			b.input(TokenTypeIDs, onnxpb.TensorProto_INT64, dimBatch, dimSeq)
+		}
 		b.input(AttentionMask, onnxpb.TensorProto_INT64, dimBatch, dimSeq)
 		if o.Fused {
 			x = b.fusedEmbeddings()
@@ -77,7 +79,7 @@ func Export(cfg *model.Config, tensors map[string]*model.Tensor, opts ExportOpti
 		MetaExporterVersion: ExporterVersion,
 		MetaHiddenSize:      strconv.Itoa(h),
 		MetaNumLayers:       strconv.Itoa(cfg.NumLayers),
-		MetaMaxPositions:    strconv.Itoa(cfg.MaxPositions),
+		MetaMaxPositions:    strconv.Itoa(cfg.MaxSequenceLength()),
 		MetaDType:           string(o.DType),
 		MetaIODType:         string(o.IODType),
 		MetaFused:           strconv.FormatBool(o.Fused),
@@ -88,8 +90,8 @@ func Export(cfg *model.Config, tensors map[string]*model.Tensor, opts ExportOpti
 		OpsetImport:     opsets,
 		ProducerName:    proto.String("autofreeze"),
 		ProducerVersion: proto.String(ExporterVersion),
-		DocString: proto.String(fmt.Sprintf("Layers %s of a %d-layer BERT encoder (hidden %d), exported by autofreeze from live weights.",
-			o.Range, cfg.NumLayers, h)),
+		DocString: proto.String(fmt.Sprintf("Layers %s of a %d-layer %s encoder (hidden %d), exported by autofreeze from live weights.",
+			o.Range, cfg.NumLayers, cfg.ModelType, h)),
 		Graph:         b.g,
 		MetadataProps: metadataProps(meta),
 	}, nil

@@ -215,6 +215,22 @@ func (b *builder) ints(vals ...int64) string {
 	return name
 }
 
+// int64Scalar returns a 0-D int64 constant.
+func (b *builder) int64Scalar(v int64) string {
+	key := "s" + strconv.FormatInt(v, 10)
+	if name, ok := b.consts[key]; ok {
+		return name
+	}
+	name := "const_int64_" + strconv.FormatInt(v, 10)
+	b.consts[key] = name
+	b.g.Initializer = append(b.g.Initializer, &onnxpb.TensorProto{
+		Name:     proto.String(name),
+		DataType: proto.Int32(int32(onnxpb.TensorProto_INT64)),
+		RawData:  binary.LittleEndian.AppendUint64(nil, uint64(v)),
+	})
+	return name
+}
+
 // cast converts x to type to, unless it already is (from == to).
 func (b *builder) cast(x, name string, from, to onnxpb.TensorProto_DataType) string {
 	if from == to {
