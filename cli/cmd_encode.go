@@ -18,6 +18,7 @@ import (
 	"github.com/autofreeze/autofreeze/precision"
 	"github.com/autofreeze/autofreeze/run"
 	"github.com/autofreeze/autofreeze/text"
+	"github.com/autofreeze/autofreeze/trainable"
 )
 
 type encodeOptions struct {
@@ -176,19 +177,10 @@ func writeEncoded(w io.Writer, id int, enc text.Encoding, b text.Batch, row int,
 			Embedding []float32 `json:"embedding"`
 		}{id, tokens[0]}
 	case "mean":
-		mean := make([]float32, h)
-		for _, t := range tokens {
-			for k, v := range t {
-				mean[k] += v
-			}
-		}
-		for k := range mean {
-			mean[k] /= float32(n)
-		}
 		obj = struct {
 			ID        int       `json:"id"`
 			Embedding []float32 `json:"embedding"`
-		}{id, mean}
+		}{id, trainable.MeanPool(hidden, b, row, h)}
 	}
 	for _, t := range tokens {
 		for _, v := range t {

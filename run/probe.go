@@ -152,9 +152,8 @@ func Probe(ctx context.Context, c ProbeConfig, output string) (*ProbeResult, err
 	return res, atomicfile.WriteFile(output, append(data, '\n'))
 }
 
-// meanPooled embeds every example of s: the last layer's hidden states
-// averaged over its real tokens (what sentence-transformers models such as
-// all-MiniLM-L6-v2 are trained for), in split order.
+// meanPooled embeds every example of s, in split order: the last layer's
+// hidden states averaged over its real tokens (trainable.MeanPool).
 func meanPooled(ctx context.Context, enc *trainable.Encoder, tok *text.Tokenizer, s *split, batchSize int) ([][]float32, error) {
 	h := enc.Config().HiddenSize
 	all := model.Range{Start: 0, End: enc.Config().NumLayers}
@@ -169,22 +168,7 @@ func meanPooled(ctx context.Context, enc *trainable.Encoder, tok *text.Tokenizer
 			return nil, err
 		}
 		for i, row := range rows {
-			v := make([]float32, h)
-			n := 0
-			for t := 0; t < b.SeqLen; t++ {
-				if b.Mask[i*b.SeqLen+t] == 0 {
-					continue
-				}
-				n++
-				tok := hidden[(i*b.SeqLen+t)*h : (i*b.SeqLen+t+1)*h]
-				for j := range v {
-					v[j] += tok[j]
-				}
-			}
-			for j := range v {
-				v[j] /= float32(max(n, 1))
-			}
-			out[row] = v
+			out[row] = trainable.MeanPool(hidden, b, i, h)
 		}
 	}
 	return out, nil
