@@ -63,9 +63,9 @@ func evalCommand() *ucli.Command {
 				return classifyRunError(err)
 			}
 			w := c.App.Writer
-			fmt.Fprintf(w, "examples  %d\nloss      %.4f\naccuracy  %.4f\nmacro_f1  %.4f\n", m.Examples, m.Loss, m.Accuracy, m.MacroF1)
-			if m.MCC != nil {
-				fmt.Fprintf(w, "mcc       %.4f\n", *m.MCC)
+			fmt.Fprintf(w, "%-11s %d\n", "examples", m.Examples)
+			for _, f := range m.Fields() {
+				fmt.Fprintf(w, "%-11s %.4f\n", f.Name, f.Value)
 			}
 			if out := c.String("output"); out != "" {
 				data, _ := json.MarshalIndent(m, "", "  ")

@@ -66,6 +66,9 @@ type Config struct {
 	// Labels are the class names of a classification checkpoint, indexed by
 	// class id (from id2label). Empty for a bare encoder.
 	Labels []string `json:"-"`
+	// Problem is the head's problem_type; "" (a bare encoder, or a file
+	// without the field) reads as SingleLabel where a head is built.
+	Problem Problem `json:"-"`
 
 	// raw keeps every field of the file, so that writing a config back keeps
 	// what this struct does not model.
@@ -154,6 +157,9 @@ func ParseConfig(name string, data []byte) (*Config, error) {
 		c.TypeVocabSize, c.LayerNormEps, c.PositionEmbeddingType = 0, 1e-12, "absolute"
 	}
 	c.raw = raw
+	if err := c.parseProblem(raw); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if err := c.parseLabels(raw); err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -270,11 +276,46 @@ func (c *Config) parseLabels(raw map[string]json.RawMessage) error {
 	return nil
 }
 
-// WithLabels returns a copy of c for a classifier over labels.
+// parseProblem reads problem_type; a missing or null field means the
+// default, SingleLabel.
+func (c *Config) parseProblem(raw map[string]json.RawMessage) error {
+	msg, ok := raw["problem_type"]
+	if !ok || string(msg) == "null" {
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(msg, &s); err != nil {
+		return fmt.Errorf("problem_type: want a string such as %q: %w", SingleLabel, err)
+	}
+	p, err := ParseProblem(s)
+	if err != nil {
+		return fmt.Errorf("problem_type: %w", err)
+	}
+	c.Problem = p
+	return nil
+}
+
+// WithLabels returns a copy of c for a single-label classifier over labels.
 func (c *Config) WithLabels(labels []string) *Config {
+	return c.WithHead(SingleLabel, labels)
+}
+
+// WithHead returns a copy of c for a head trained for problem over labels
+// (the class names; a regression's one output name).
+func (c *Config) WithHead(problem Problem, labels []string) *Config {
 	out := *c
 	out.Labels = append([]string(nil), labels...)
+	out.Problem = problem
 	return &out
+}
+
+// HeadProblem is the problem the head is trained for (SingleLabel unless
+// config.json says otherwise).
+func (c *Config) HeadProblem() Problem {
+	if c.Problem == "" {
+		return SingleLabel
+	}
+	return c.Problem
 }
 
 // Marshal renders c as config.json: the fields of the file it was read from,
@@ -315,7 +356,7 @@ func (c *Config) Marshal() ([]byte, error) {
 		out["id2label"], out["label2id"] = id2label, label2id
 		out["architectures"] = []string{c.Architecture()}
 		out["num_labels"] = len(c.Labels)
-		out["problem_type"] = "single_label_classification"
+		out["problem_type"] = string(c.HeadProblem())
 	}
 	// encoding/json writes map keys sorted, so the file is deterministic.
 	return json.MarshalIndent(out, "", "  ")

@@ -212,3 +212,29 @@ func TestConfigLabelsRoundTrip(t *testing.T) {
 		t.Errorf("bare config marshalled as a classifier: %s", b)
 	}
 }
+
+func TestProblemTypeRoundTrip(t *testing.T) {
+	base, err := ParseConfig("c", []byte(`{"model_type": "bert", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1,
+		"num_attention_heads": 2, "intermediate_size": 16, "max_position_embeddings": 16, "type_vocab_size": 2}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if base.HeadProblem() != SingleLabel {
+		t.Errorf("a config without problem_type reads as %q", base.HeadProblem())
+	}
+	for _, p := range []Problem{SingleLabel, MultiLabel, Regression} {
+		data, err := base.WithHead(p, []string{"a"}).Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		back, err := ParseConfig("back", data)
+		if err != nil || back.Problem != p {
+			t.Errorf("%s read back as %q, %v", p, back.Problem, err)
+		}
+	}
+	bad := `{"model_type": "bert", "vocab_size": 10, "hidden_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2,
+		"intermediate_size": 16, "max_position_embeddings": 16, "type_vocab_size": 2, "problem_type": "ranking"}`
+	if _, err := ParseConfig("c.json", []byte(bad)); err == nil || err.Error() != `c.json: problem_type: problem "ranking": want single_label, multi_label or regression` {
+		t.Errorf("unknown problem_type: got %v", err)
+	}
+}

@@ -141,8 +141,12 @@ func TestTypeConfigRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			if back.Problem != SingleLabel {
+				t.Errorf("problem_type read back as %q", back.Problem)
+			}
 			a, b := *cfg, *back
 			a.raw, b.raw, a.Labels, b.Labels, a.Architectures, b.Architectures = nil, nil, nil, nil, nil, nil
+			a.Problem, b.Problem = "", ""
 			if !reflect.DeepEqual(a, b) {
 				t.Errorf("read back as\n%+v\nwant\n%+v", b, a)
 			}

@@ -244,6 +244,9 @@ func DumpBatches(cfg Config, w io.Writer, test string, testLimit int) (*BatchesH
 	if testLimit < 0 {
 		return nil, badInput(fmt.Errorf("test limit %d: must not be negative", testLimit))
 	}
+	if c.problem() != model.SingleLabel {
+		return nil, badInput(fmt.Errorf("problem %s: the batches file carries class ids, so it is written for single_label runs only", c.Problem))
+	}
 	mcfg, err := model.LoadConfig(c.Model)
 	if err != nil {
 		return nil, badInput(err)
@@ -268,7 +271,7 @@ func DumpBatches(cfg Config, w io.Writer, test string, testLimit int) (*BatchesH
 		if err != nil {
 			return nil, badInput(err)
 		}
-		if testSplit, err = newSplit(sample(ds, testLimit, c.Seed), tok, &labels, c.MaxLength); err != nil {
+		if testSplit, err = newSplit(sample(ds, testLimit, c.Seed), tok, &labels, model.SingleLabel, c.MaxLength); err != nil {
 			return nil, badInput(err)
 		}
 	}

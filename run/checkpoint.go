@@ -78,7 +78,7 @@ type CacheRef struct {
 // saveCheckpoint writes RUN/checkpoints/step-N atomically (a temporary
 // directory renamed into place) and repoints "last" (and "best" when
 // isBest), then removes checkpoints that are neither.
-func saveCheckpoint(runDir, baseModel string, enc *trainable.Encoder, tr *trainable.Trainer, labels []string, st TrainerState, isBest bool) (string, error) {
+func saveCheckpoint(runDir, baseModel string, enc *trainable.Encoder, tr *trainable.Trainer, problem model.Problem, labels []string, st TrainerState, isBest bool) (string, error) {
 	root := filepath.Join(runDir, checkpointsDir)
 	if err := os.MkdirAll(root, 0o755); err != nil {
 		return "", err
@@ -90,7 +90,7 @@ func saveCheckpoint(runDir, baseModel string, enc *trainable.Encoder, tr *traina
 	if err := os.Mkdir(tmp, 0o755); err != nil {
 		return "", err
 	}
-	if err := writeModelDir(tmp, baseModel, enc, labels); err != nil {
+	if err := writeModelDir(tmp, baseModel, enc, problem, labels); err != nil {
 		os.RemoveAll(tmp)
 		return "", err
 	}
@@ -134,8 +134,8 @@ func saveCheckpoint(runDir, baseModel string, enc *trainable.Encoder, tr *traina
 }
 
 // writeModelDir writes a Hugging Face classification model directory.
-func writeModelDir(dir, baseModel string, enc *trainable.Encoder, labels []string) error {
-	if err := enc.Config().WithLabels(labels).Save(dir); err != nil {
+func writeModelDir(dir, baseModel string, enc *trainable.Encoder, problem model.Problem, labels []string) error {
+	if err := enc.Config().WithHead(problem, labels).Save(dir); err != nil {
 		return err
 	}
 	w, err := enc.Weights()

@@ -46,8 +46,12 @@ type Config struct {
 	TextColumn     string `yaml:"text-column"`
 	TextPairColumn string `yaml:"text-pair-column"`
 	LabelColumn    string `yaml:"label-column"`
-	NoHeader       bool   `yaml:"no-header"`
-	SkipBadRows    bool   `yaml:"skip-bad-rows"`
+	// Problem is what the head learns: "single_label" (one class per
+	// example), "multi_label" (a list of labels per example) or
+	// "regression" (a score per example); Hugging Face's problem_type.
+	Problem     string `yaml:"problem,omitempty"`
+	NoHeader    bool   `yaml:"no-header"`
+	SkipBadRows bool   `yaml:"skip-bad-rows"`
 	// TrainLimit and EvalLimit keep a seeded random sample of that many
 	// examples (0: all).
 	TrainLimit int `yaml:"train-limit"`
@@ -149,7 +153,7 @@ func Defaults() Config {
 		WeightDecay: 0.01, MaxGradNorm: 1.0, LogEvery: 10, Freeze: "off",
 		FreezeIntervals: 20, FreezePercentile: 50, FreezeNorm: "l1", Cache: "off",
 		CacheSwitch: "immediate", CacheDType: "fp16", Engine: "onnx", Provider: "cpu", Mode: "performance",
-		Precision: "fp32", Device: "auto", DistBackend: "auto",
+		Precision: "fp32", Device: "auto", DistBackend: "auto", Problem: "single_label",
 	}
 }
 
@@ -198,6 +202,7 @@ func (c Config) WithDefaults() Config {
 	setS(&c.Engine, d.Engine)
 	setS(&c.Provider, d.Provider)
 	setS(&c.Precision, d.Precision)
+	setS(&c.Problem, d.Problem)
 	setS(&c.Device, d.Device)
 	setS(&c.DistBackend, d.DistBackend)
 	// WarmupRatio, WeightDecay and MaxGradNorm may be 0 on purpose; the
@@ -345,6 +350,7 @@ func (c Config) problems() []Problem {
 		bad("threads", c.Threads, "want 0 (one per core) to %d", MaxThreads)
 	}
 	oneOf("precision", c.Precision, "fp32", "bf16")
+	oneOf("problem", c.Problem, "single_label", "multi_label", "regression")
 	if _, err := freeze.ParseFlag(c.Freeze); err != nil {
 		bad("freeze", c.Freeze, "want off, auto, observe, schedule or a number of layers N >= 0")
 	}

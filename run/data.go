@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/text"
+	"github.com/autofreeze/autofreeze/trainable"
 )
 
 // split is one dataset, tokenized once, with labels as class ids.
@@ -12,7 +14,9 @@ type split struct {
 	path     string
 	examples []text.Example
 	encs     []text.Encoding
-	labels   []int64 // nil for unlabelled data
+	problem  model.Problem
+	labels   []int64   // single-label class ids; nil for unlabelled data
+	values   []float32 // multi-label 0/1 rows [examples][labels], regression scores; nil for unlabelled data
 	skipped  int
 	// population is how many examples there were before a limit sampled
 	// these (the training data's size).
@@ -44,22 +48,59 @@ func sample(ds *text.Dataset, limit int, seed uint64) *text.Dataset {
 	return &out
 }
 
-// newSplit tokenizes a dataset and maps its labels to ids of ls (ls may be
-// empty for unlabelled data).
-func newSplit(ds *text.Dataset, tok *text.Tokenizer, ls *text.LabelSet, maxLen int) (*split, error) {
-	s := &split{path: ds.Path, examples: ds.Examples, skipped: ds.Skipped}
+// newSplit tokenizes a dataset and reads its labels as targets of problem
+// over ls (ls nil: unlabelled data).
+func newSplit(ds *text.Dataset, tok *text.Tokenizer, ls *text.LabelSet, problem model.Problem, maxLen int) (*split, error) {
+	s := &split{path: ds.Path, examples: ds.Examples, skipped: ds.Skipped, problem: problem}
 	s.encs = text.EncodeAll(tok, ds.Examples, maxLen)
-	if ls != nil {
-		ids, err := ds.LabelIDs(*ls)
-		if err != nil {
-			return nil, err
-		}
-		s.labels = make([]int64, len(ids))
-		for i, id := range ids {
-			s.labels[i] = int64(id)
+	if ls == nil {
+		return s, nil
+	}
+	var err error
+	switch problem {
+	case model.MultiLabel:
+		s.values, err = ds.MultiHot(*ls)
+	case model.Regression:
+		s.values, err = ds.Scores()
+	default:
+		var ids []int
+		if ids, err = ds.LabelIDs(*ls); err == nil {
+			s.labels = make([]int64, len(ids))
+			for i, id := range ids {
+				s.labels[i] = int64(id)
+			}
 		}
 	}
-	return s, nil
+	return s, err
+}
+
+// labelled reports whether the split has targets.
+func (s *split) labelled() bool { return s.labels != nil || s.values != nil }
+
+// width is how many target values each row has (multi-label, regression).
+func (s *split) width() int {
+	if s.len() == 0 {
+		return 0
+	}
+	return len(s.values) / s.len()
+}
+
+// targets are the training targets of rows idx.
+func (s *split) targets(idx []int) trainable.Targets {
+	tg := trainable.Targets{Problem: s.problem}
+	if s.labels != nil {
+		tg.Classes = make([]int64, len(idx))
+		for i, j := range idx {
+			tg.Classes[i] = s.labels[j]
+		}
+	}
+	if w := s.width(); s.values != nil {
+		tg.Values = make([]float32, 0, len(idx)*w)
+		for _, j := range idx {
+			tg.Values = append(tg.Values, s.values[j*w:(j+1)*w]...)
+		}
+	}
+	return tg
 }
 
 func (s *split) len() int { return len(s.encs) }
@@ -92,8 +133,8 @@ func (s *split) lengthOrder() []int {
 }
 
 // loadTrainEval reads the training data, the evaluation data (a file, or a
-// seeded split of the training data) and the label set, which comes from
-// the training data.
+// seeded split of the training data) and the head's outputs (headLabels),
+// which come from the training data.
 func loadTrainEval(c Config, tok *text.Tokenizer) (train, eval *split, labels text.LabelSet, err error) {
 	trainDS, err := text.LoadDataset(c.Train, c.datasetOptions(true))
 	if err != nil {
@@ -112,17 +153,15 @@ func loadTrainEval(c Config, tok *text.Tokenizer) (train, eval *split, labels te
 	population := len(trainDS.Examples)
 	trainDS = sample(trainDS, c.TrainLimit, c.Seed)
 	evalDS = sample(evalDS, c.EvalLimit, c.Seed+1)
-	if labels, err = trainDS.LabelSet(); err != nil {
+	problem := c.problem()
+	if labels, err = headLabels(trainDS, problem, c.LabelColumn); err != nil {
 		return nil, nil, labels, err
 	}
-	if labels.Len() < 2 {
-		return nil, nil, labels, fmt.Errorf("%s: the training data has %d label(s) (%v); a classifier needs at least 2", c.Train, labels.Len(), labels.Names())
-	}
-	if train, err = newSplit(trainDS, tok, &labels, c.MaxLength); err != nil {
+	if train, err = newSplit(trainDS, tok, &labels, problem, c.MaxLength); err != nil {
 		return nil, nil, labels, err
 	}
 	train.population = population
-	if eval, err = newSplit(evalDS, tok, &labels, c.MaxLength); err != nil {
+	if eval, err = newSplit(evalDS, tok, &labels, problem, c.MaxLength); err != nil {
 		return nil, nil, labels, err
 	}
 	return train, eval, labels, nil

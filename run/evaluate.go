@@ -44,8 +44,17 @@ func evaluateFrom(enc *trainable.Encoder, tok *text.Tokenizer, s *split, batchSi
 			logits[row] = out[i*n : (i+1)*n]
 		}
 	}
-	if s.labels == nil {
-		return Metrics{Examples: s.len()}, logits, nil
+	switch {
+	case !s.labelled():
+		return Metrics{Examples: s.len(), problem: s.problem}, logits, nil
+	case s.problem == model.MultiLabel:
+		return multiLabel(s.values, logits, n), logits, nil
+	case s.problem == model.Regression:
+		pred := make([]float32, len(logits))
+		for i, l := range logits {
+			pred[i] = l[0]
+		}
+		return regression(s.values, pred), logits, nil
 	}
 	truth := make([]int, s.len())
 	pred := make([]int, s.len())
@@ -106,20 +115,24 @@ func (r *trainRun) evaluateAndSaveHere(res *Result) (stop bool, err error) {
 	// "epoch" is the epoch the evaluation falls in, counted from 1.
 	epoch := (r.st.Step + r.stepsPerEpoch - 1) / r.stepsPerEpoch
 	rec := map[string]any{"type": "eval", "step": r.st.Step, "epoch": epoch, "elapsed_s": r.elapsed(),
-		"eval_seconds": time.Since(t0).Seconds(), "loss": m.Loss, "accuracy": m.Accuracy, "macro_f1": m.MacroF1,
-		"examples": m.Examples, "best": best, "frozen_layers": r.tr.Frozen()}
+		"eval_seconds": time.Since(t0).Seconds(), "examples": m.Examples, "best": best, "frozen_layers": r.tr.Frozen()}
+	logArgs := []any{"step", r.st.Step}
+	for _, f := range m.Fields() {
+		rec[f.Name] = f.Value
+		logArgs = append(logArgs, f.Name, fmt.Sprintf("%.4f", f.Value))
+	}
+	if m.problem == model.MultiLabel {
+		rec["accuracy"] = m.Accuracy // exact match, for the tools that plot accuracy
+	}
 	if prefix != nil {
 		// Evaluated from the kept held-out states entering layer k; updating
 		// them took prefix_seconds of eval_seconds.
 		rec["from_layer"], rec["prefix_seconds"] = prefix.k, prefixSecs
 	}
-	if m.MCC != nil {
-		rec["mcc"] = *m.MCC
-	}
 	if err := r.metrics.write(rec); err != nil {
 		return false, err
 	}
-	r.log.Info("eval", "step", r.st.Step, "loss", fmt.Sprintf("%.4f", m.Loss), "accuracy", fmt.Sprintf("%.4f", m.Accuracy), "macro_f1", fmt.Sprintf("%.4f", m.MacroF1), "best", best)
+	r.log.Info("eval", append(logArgs, "best", best)...)
 	if err := r.checkpoint(best); err != nil {
 		return false, err
 	}
@@ -145,7 +158,7 @@ func (r *trainRun) checkpoint(best bool) error {
 			r.st.PendingCache = &ref
 		}
 	}
-	dir, err := saveCheckpoint(r.cfg.Out, r.cfg.Model, r.enc, r.tr, r.labels.Names(), r.st, best)
+	dir, err := saveCheckpoint(r.cfg.Out, r.cfg.Model, r.enc, r.tr, r.cfg.problem(), r.labels.Names(), r.st, best)
 	if err != nil {
 		return fmt.Errorf("saving checkpoint at step %d: %w", r.st.Step, err)
 	}

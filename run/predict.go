@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 
 	"github.com/autofreeze/autofreeze/internal/atomicfile"
 	"github.com/autofreeze/autofreeze/model"
@@ -32,10 +33,11 @@ type InferenceConfig struct {
 
 // classifier is a checkpoint loaded for inference.
 type classifier struct {
-	enc    *trainable.Encoder
-	tok    *text.Tokenizer
-	labels text.LabelSet
-	maxLen int
+	enc     *trainable.Encoder
+	tok     *text.Tokenizer
+	labels  text.LabelSet
+	problem model.Problem
+	maxLen  int
 }
 
 func loadClassifier(c InferenceConfig) (*classifier, error) {
@@ -48,8 +50,14 @@ func loadClassifierFiles(c InferenceConfig) (*classifier, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(cfg.Labels) < 2 {
+	problem := cfg.HeadProblem()
+	switch {
+	case len(cfg.Labels) == 0:
 		return nil, fmt.Errorf("%s: config.json has no id2label: not a classification checkpoint (train one with `autofreeze train`)", c.Model)
+	case problem == model.SingleLabel && len(cfg.Labels) < 2:
+		return nil, fmt.Errorf("%s: config.json's id2label has one label; a single-label classifier has at least 2 (problem_type regression has one)", c.Model)
+	case problem == model.Regression && len(cfg.Labels) != 1:
+		return nil, fmt.Errorf("%s: config.json says problem_type regression but id2label has %d labels; a regression head has one output", c.Model, len(cfg.Labels))
 	}
 	labels, err := text.NewLabelSet(cfg.Labels)
 	if err != nil {
@@ -81,7 +89,7 @@ func loadClassifierFiles(c InferenceConfig) (*classifier, error) {
 			maxLen = st.MaxLength
 		}
 	}
-	return &classifier{enc: enc, tok: tok, labels: labels, maxLen: maxLen}, nil
+	return &classifier{enc: enc, tok: tok, labels: labels, problem: problem, maxLen: maxLen}, nil
 }
 
 func (c InferenceConfig) datasetOptions(requireLabels bool) text.DatasetOptions {
@@ -108,15 +116,19 @@ func Evaluate(c InferenceConfig) (Metrics, error) {
 		return Metrics{}, badInput(err)
 	}
 	ds = sample(ds, c.Limit, c.Seed)
-	s, err := newSplit(ds, cl.tok, &cl.labels, cl.maxLen)
+	s, err := newSplit(ds, cl.tok, &cl.labels, cl.problem, cl.maxLen)
 	if err != nil {
 		return Metrics{}, badInput(err)
 	}
 	m, _, err := evaluate(cl.enc, cl.tok, s, c.batchSize())
+	if cl.problem == model.MultiLabel {
+		m.Labels = cl.labels.Names()
+	}
 	return m, err
 }
 
-// Prediction is one line of `autofreeze predict` output.
+// Prediction is one line of `autofreeze predict` output for a
+// single-label classifier.
 type Prediction struct {
 	ID            int       `json:"id"`
 	Label         string    `json:"label"`
@@ -124,7 +136,23 @@ type Prediction struct {
 	Probabilities []float64 `json:"probabilities"`
 }
 
-// Predict writes one Prediction per example of a data file (labels not
+// MultiLabelPrediction is one line of `predict` output for a multi-label
+// classifier: the labels whose probability is above 1/2 (maybe none), and
+// every label's probability, in label order.
+type MultiLabelPrediction struct {
+	ID            int       `json:"id"`
+	Labels        []string  `json:"labels"`
+	Logits        []float32 `json:"logits"`
+	Probabilities []float64 `json:"probabilities"`
+}
+
+// ScorePrediction is one line of `predict` output for a regression head.
+type ScorePrediction struct {
+	ID    int     `json:"id"`
+	Score float32 `json:"score"`
+}
+
+// Predict writes one prediction per example of a data file (labels not
 // needed) to output as JSON Lines, in file order, and returns how many.
 func Predict(c InferenceConfig, output string) (int, error) {
 	cl, err := loadClassifier(c)
@@ -136,7 +164,7 @@ func Predict(c InferenceConfig, output string) (int, error) {
 	if err != nil {
 		return 0, badInput(err)
 	}
-	s, err := newSplit(ds, cl.tok, nil, cl.maxLen)
+	s, err := newSplit(ds, cl.tok, nil, cl.problem, cl.maxLen)
 	if err != nil {
 		return 0, err
 	}
@@ -144,17 +172,34 @@ func Predict(c InferenceConfig, output string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	names := cl.labels.Names()
 	err = atomicfile.Write(output, func(w io.Writer) error {
 		bw := bufio.NewWriter(w)
 		enc := json.NewEncoder(bw)
 		for i, l := range logits {
-			p := Prediction{ID: s.examples[i].ID, Label: names[argmax(l)], Logits: l, Probabilities: softmax(l)}
-			if err := enc.Encode(p); err != nil {
+			if err := enc.Encode(cl.prediction(s.examples[i].ID, l)); err != nil {
 				return err
 			}
 		}
 		return bw.Flush()
 	})
 	return len(logits), err
+}
+
+// prediction is what predict writes for one example's logits.
+func (cl *classifier) prediction(id int, logits []float32) any {
+	names := cl.labels.Names()
+	switch cl.problem {
+	case model.Regression:
+		return ScorePrediction{ID: id, Score: logits[0]}
+	case model.MultiLabel:
+		p := MultiLabelPrediction{ID: id, Labels: []string{}, Logits: logits, Probabilities: make([]float64, len(logits))}
+		for j, x := range logits {
+			p.Probabilities[j] = 1 / (1 + math.Exp(-float64(x)))
+			if x > 0 {
+				p.Labels = append(p.Labels, names[j])
+			}
+		}
+		return p
+	}
+	return Prediction{ID: id, Label: names[argmax(logits)], Logits: logits, Probabilities: softmax(logits)}
 }

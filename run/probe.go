@@ -69,6 +69,9 @@ func Probe(ctx context.Context, c ProbeConfig, output string) (*ProbeResult, err
 			return nil, badInput(fmt.Errorf("probe penalty %v: want positive numbers", l))
 		}
 	}
+	if cfg.problem() != model.SingleLabel {
+		return nil, badInput(fmt.Errorf("problem %s: the frozen-encoder probe is a logistic regression over classes; it fits single_label data only", cfg.Problem))
+	}
 	mcfg, err := model.LoadConfig(cfg.Model)
 	if err != nil {
 		return nil, badInput(err)
@@ -90,7 +93,7 @@ func Probe(ctx context.Context, c ProbeConfig, output string) (*ProbeResult, err
 		if err != nil {
 			return nil, badInput(err)
 		}
-		if test, err = newSplit(sample(ds, c.TestLimit, cfg.Seed), tok, &labels, cfg.MaxLength); err != nil {
+		if test, err = newSplit(sample(ds, c.TestLimit, cfg.Seed), tok, &labels, model.SingleLabel, cfg.MaxLength); err != nil {
 			return nil, badInput(err)
 		}
 	}

@@ -58,7 +58,7 @@ func tinyClassifierOn(t *testing.T, modelDir, data string, seed uint64) (*traina
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := newSplit(ds, tok, nil, 32)
+	s, err := newSplit(ds, tok, nil, model.SingleLabel, 32)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestPredictAfterSaveLoad(t *testing.T) {
 	}
 	ckpt := filepath.Join(dir, "ckpt")
 	os.Mkdir(ckpt, 0o755)
-	if err := writeModelDir(ckpt, modelDir, enc, []string{"neg", "pos"}); err != nil {
+	if err := writeModelDir(ckpt, modelDir, enc, model.SingleLabel, []string{"neg", "pos"}); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "preds.jsonl")

@@ -221,6 +221,9 @@ func configHash(c Config) string {
 	if c.Precision == "fp32" {
 		c.Precision = ""
 	}
+	if c.Problem == "single_label" {
+		c.Problem = ""
+	}
 	data, _ := yaml.Marshal(c)
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:8])
@@ -568,7 +571,7 @@ func (r *trainRun) step(epoch, s int, stepRows []int, lr float64) (lossSum, n fl
 	for j := 0; j*c.BatchSize < len(mine) && err == nil; j++ {
 		rows := mine[j*c.BatchSize : min((j+1)*c.BatchSize, len(mine))]
 		micro := s*c.GradAccum + j // as one process numbers them
-		b, labels := r.train.batch(r.tok, rows)
+		b, _ := r.train.batch(r.tok, rows)
 		var hidden []float32
 		var inLayer int
 		if hidden, inLayer, err = r.prefixHidden(rows, b); err != nil {
@@ -579,7 +582,7 @@ func (r *trainRun) step(epoch, s int, stepRows []int, lr float64) (lossSum, n fl
 		// examples: the sum over micro-batches and ranks is the mean over
 		// the global batch.
 		var loss float64
-		if loss, err = r.tr.Backward(b, hidden, inLayer, labels, float64(len(rows))/float64(len(stepRows))); err != nil {
+		if loss, err = r.tr.BackwardTargets(b, hidden, inLayer, r.train.targets(rows), float64(len(rows))/float64(len(stepRows))); err != nil {
 			break
 		}
 		lossSum += loss * float64(len(rows))

@@ -9,8 +9,14 @@ Usage (in the venv of scripts/pytorch_venv.sh):
 EXPECTED.json holds what autofreeze computed for that checkpoint:
 
     {"tolerance": 1e-4,
+     "problem_type": "multi_label_classification" (optional),
      "batches": [{"input_ids": [[...]], "attention_mask": [[...]],
-                  "token_type_ids": [[...]] (optional), "logits": [[...]]}]}
+                  "token_type_ids": [[...]] (optional), "logits": [[...]],
+                  "labels": [...], "loss": 0.71 (optional, together)}]}
+
+With labels and a loss, transformers computes its own loss from the labels
+(the problem_type of config.json picks it) and must agree with the loss
+given; with problem_type, config.json must name it.
 
 It fails (exit 1) when transformers reports missing, unexpected or
 misshapen tensors, when the class it builds is not the one config.json's
@@ -45,13 +51,24 @@ def main():
         if info.get(kind):
             problems.append("%s: %s" % (kind, sorted(str(k) for k in info[kind])))
 
+    if "problem_type" in expected and model.config.problem_type != expected["problem_type"]:
+        problems.append("problem_type %s, want %s" % (model.config.problem_type, expected["problem_type"]))
     worst = 0.0
+    worst_loss = 0.0
     for b in expected["batches"]:
         args = dict(input_ids=torch.tensor(b["input_ids"]), attention_mask=torch.tensor(b["attention_mask"]))
         if "token_type_ids" in b:
             args["token_type_ids"] = torch.tensor(b["token_type_ids"])
+        if "labels" in b:
+            labels = torch.tensor(b["labels"])
+            if model.config.problem_type in ("multi_label_classification", "regression"):
+                labels = labels.float()
+            args["labels"] = labels
         with torch.no_grad():
-            logits = model(**args).logits
+            out = model(**args)
+        logits = out.logits
+        if "loss" in b:
+            worst_loss = max(worst_loss, abs(out.loss.item() - b["loss"]))
         want = torch.tensor(b["logits"], dtype=logits.dtype)
         if logits.shape != want.shape:
             problems.append("logits of shape %s, want %s" % (list(logits.shape), list(want.shape)))
@@ -60,7 +77,10 @@ def main():
     tol = expected.get("tolerance", 1e-4)
     if worst > tol:
         problems.append("logits differ by %.3g (tolerance %g)" % (worst, tol))
-    print(json.dumps({"class": type(model).__name__, "max_abs_diff": worst, "problems": problems}))
+    if worst_loss > tol:
+        problems.append("losses differ by %.3g (tolerance %g)" % (worst_loss, tol))
+    print(json.dumps({"class": type(model).__name__, "problem_type": model.config.problem_type,
+                      "max_abs_diff": worst, "max_loss_diff": worst_loss, "problems": problems}))
     sys.exit(1 if problems else 0)
 
 

@@ -13,7 +13,7 @@ import (
 )
 
 // readJSONL reads JSON Lines: one object per line, the text a string, the
-// label a string or an integer. Blank lines are not rows.
+// label a string, a number or a list (multi-label). Blank lines are not rows.
 func readJSONL(b *builder, br *bufio.Reader) error {
 	o := b.opts
 	if o.NoHeader {
@@ -115,19 +115,48 @@ func jsonString(raw json.RawMessage, name string) (string, string) {
 	return s, ""
 }
 
-// jsonLabel accepts a string or an integer (kept as written: 7, -1).
+// jsonLabel accepts a string; a number, kept as written (7, -1, 3.25: a
+// class or a regression score); or an array (a multi-label list), kept as
+// its compact JSON text.
 func jsonLabel(raw json.RawMessage, name string) (string, string) {
+	if s, reason := jsonString(raw, name); reason == "" {
+		return s, ""
+	}
+	switch jsonKind(raw) {
+	case "a number":
+		return string(bytes.TrimSpace(raw)), ""
+	case "an array":
+		var items []json.RawMessage
+		if err := json.Unmarshal(raw, &items); err != nil {
+			return "", fmt.Sprintf("%s is not a valid JSON array", name)
+		}
+		for _, it := range items {
+			if _, reason := jsonClassName(it, "an item"); reason != "" {
+				return "", fmt.Sprintf("%s: %s; a label list holds names or integers", name, reason)
+			}
+		}
+		var b bytes.Buffer
+		if err := json.Compact(&b, raw); err != nil {
+			return "", fmt.Sprintf("%s is not a valid JSON array", name)
+		}
+		return b.String(), ""
+	}
+	return "", fmt.Sprintf("%s is %s, want a string, a number or a list (omit the field for unlabeled rows)", name, jsonKind(raw))
+}
+
+// jsonClassName accepts a string or an integer (kept as written).
+func jsonClassName(raw json.RawMessage, name string) (string, string) {
 	if s, reason := jsonString(raw, name); reason == "" {
 		return s, ""
 	}
 	if jsonKind(raw) == "a number" {
 		n := string(bytes.TrimSpace(raw))
 		if strings.ContainsAny(n, ".eE") {
-			return "", fmt.Sprintf("%s is %s, not an integer; labels are strings or integers", name, n)
+			return "", fmt.Sprintf("%s is %s, not an integer", name, n)
 		}
 		return n, ""
 	}
-	return "", fmt.Sprintf("%s is %s, want a string or an integer (omit the field for unlabeled rows)", name, jsonKind(raw))
+	return "", fmt.Sprintf("%s is %s, want a string or an integer", name, jsonKind(raw))
 }
 
 func jsonKind(raw json.RawMessage) string {

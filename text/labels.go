@@ -33,11 +33,26 @@ func NewLabelSet(names []string) (LabelSet, error) {
 // same data always gives the same ids.
 func (d *Dataset) LabelSet() (LabelSet, error) {
 	seen := make(map[string]bool)
-	for _, ex := range d.Examples {
+	allNumbers, fraction := true, -1
+	for i, ex := range d.Examples {
 		if !ex.HasLabel {
 			return LabelSet{}, &RowError{d.Path, ex.Line, "row has no label; training data needs one in every row"}
 		}
+		if strings.HasPrefix(ex.Label, "[") {
+			if _, err := ParseLabelList(ex.Label); err == nil {
+				return LabelSet{}, &RowError{d.Path, ex.Line, fmt.Sprintf("label %s is a list; for multi-label data pass --problem multi_label", ex.Label)}
+			}
+		}
+		if _, err := strconv.ParseFloat(ex.Label, 64); err != nil {
+			allNumbers = false
+		} else if _, err := strconv.ParseInt(ex.Label, 10, 64); err != nil && fraction < 0 {
+			fraction = i
+		}
 		seen[ex.Label] = true
+	}
+	if allNumbers && fraction >= 0 {
+		ex := d.Examples[fraction]
+		return LabelSet{}, &RowError{d.Path, ex.Line, fmt.Sprintf("label %s is a fraction and every label is a number: these look like scores; for regression pass --problem regression (class names are words or integers)", ex.Label)}
 	}
 	if len(seen) == 0 {
 		return LabelSet{}, fmt.Errorf("%s: no labelled rows", d.Path)

@@ -189,25 +189,59 @@ func (t *Trainer) Freeze(k int) (err error) {
 	return nil
 }
 
-// Backward runs the forward and backward pass of one (micro-)batch and adds
-// the gradients of loss*scale to the parameters' gradients; scale is
-// 1/accumulation steps. With K frozen layers, in may hold the hidden states
-// entering layer inLayer <= K (from the activation cache) as [b.Size,
-// b.SeqLen, hidden]: layers [inLayer, K) then run under no-grad. When in is
-// nil the whole frozen prefix runs here under no-grad. It returns the
-// unscaled mean cross-entropy loss.
+// Targets are one batch's training targets, for the problem the head is
+// trained for.
+type Targets struct {
+	Problem model.Problem // "" is SingleLabel
+	// Classes are the class ids of a single-label batch.
+	Classes []int64
+	// Values are a multi-label batch's 0/1 per class, row-major [rows,
+	// labels], or a regression batch's one score per row.
+	Values []float32
+}
+
+// rows is how many examples t holds targets for, given numLabels outputs.
+func (t Targets) rows(numLabels int) int {
+	switch t.Problem {
+	case "", model.SingleLabel:
+		return len(t.Classes)
+	case model.MultiLabel:
+		return len(t.Values) / max(numLabels, 1)
+	}
+	return len(t.Values)
+}
+
+// Backward runs the forward and backward pass of one (micro-)batch of a
+// single-label classifier: BackwardTargets with class ids.
 func (t *Trainer) Backward(b text.Batch, in []float32, inLayer int, labels []int64, scale float64) (loss float64, err error) {
+	return t.BackwardTargets(b, in, inLayer, Targets{Problem: model.SingleLabel, Classes: labels}, scale)
+}
+
+// BackwardTargets runs the forward and backward pass of one (micro-)batch
+// and adds the gradients of loss*scale to the parameters' gradients; scale
+// is 1/accumulation steps. With K frozen layers, in may hold the hidden
+// states entering layer inLayer <= K (from the activation cache) as
+// [b.Size, b.SeqLen, hidden]: layers [inLayer, K) then run under no-grad.
+// When in is nil the whole frozen prefix runs here under no-grad. It
+// returns the unscaled loss, as Hugging Face's *ForSequenceClassification
+// computes it for the problem: the mean cross-entropy (single label), the
+// mean binary cross-entropy over every row and label (multi-label), the
+// mean squared error (regression).
+func (t *Trainer) BackwardTargets(b text.Batch, in []float32, inLayer int, tg Targets, scale float64) (loss float64, err error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	defer guard(&err)
 	if err := checkBatch(b); err != nil {
 		return 0, err
 	}
-	if len(labels) != b.Size {
-		return 0, fmt.Errorf("%d labels for a batch of %d", len(labels), b.Size)
-	}
 	if t.enc.numLabels == 0 {
 		return 0, fmt.Errorf("the encoder has no classification head")
+	}
+	if n := tg.rows(t.enc.numLabels); n != b.Size || (tg.Problem == model.MultiLabel && len(tg.Values) != b.Size*t.enc.numLabels) {
+		return 0, fmt.Errorf("targets for %d rows for a batch of %d", n, b.Size)
+	}
+	if tg.Problem == model.Regression && t.enc.numLabels != 1 {
+		return 0, fmt.Errorf("regression needs a head with one output, this one has %d", t.enc.numLabels)
 	}
 	x, err := t.suffixInput(b, in, inLayer)
 	if err != nil {
@@ -223,12 +257,11 @@ func (t *Trainer) Backward(b text.Batch, in []float32, inLayer int, labels []int
 	x = t.enc.runLayers(x, b, model.Range{Start: t.frozen, End: t.enc.cfg.NumLayers}, drop, attnDrop)
 	logits := t.enc.head(x, drop)
 	x.MustDrop()
-	target, err := int64ToTensor(labels, []int64{int64(len(labels))}, t.enc.device)
+	lossT, err := t.enc.loss(logits, tg)
+	logits.MustDrop()
 	if err != nil {
 		return 0, err
 	}
-	lossT := logits.MustCrossEntropyLoss(target, &ts.Tensor{}, 1 /* mean */, -100, 0, true)
-	target.MustDrop()
 	loss = scalar(lossT)
 	if math.IsNaN(loss) || math.IsInf(loss, 0) {
 		lossT.MustDrop()
@@ -242,6 +275,35 @@ func (t *Trainer) Backward(b text.Batch, in []float32, inLayer int, labels []int
 	scaled.MustBackward()
 	scaled.MustDrop()
 	return loss, nil
+}
+
+// loss is the mean loss of logits [rows, numLabels] against tg.
+func (e *Encoder) loss(logits *ts.Tensor, tg Targets) (*ts.Tensor, error) {
+	rows := int64(tg.rows(e.numLabels))
+	switch tg.Problem {
+	case "", model.SingleLabel:
+		target, err := int64ToTensor(tg.Classes, []int64{rows}, e.device)
+		if err != nil {
+			return nil, err
+		}
+		defer target.MustDrop()
+		return logits.MustCrossEntropyLoss(target, &ts.Tensor{}, 1 /* mean */, -100, 0, false), nil
+	case model.MultiLabel:
+		target, err := hostToTensor(tg.Values, []int64{rows, int64(e.numLabels)}, e.device)
+		if err != nil {
+			return nil, err
+		}
+		defer target.MustDrop()
+		return logits.MustBinaryCrossEntropyWithLogits(target, &ts.Tensor{}, &ts.Tensor{}, 1 /* mean */, false), nil
+	case model.Regression:
+		target, err := hostToTensor(tg.Values, []int64{rows, 1}, e.device)
+		if err != nil {
+			return nil, err
+		}
+		defer target.MustDrop()
+		return logits.MustMseLoss(target, 1 /* mean */, false), nil
+	}
+	return nil, fmt.Errorf("unknown problem %q", tg.Problem)
 }
 
 // suffixInput is the tensor entering layer K: the embeddings (with grad)

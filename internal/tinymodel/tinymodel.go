@@ -110,3 +110,79 @@ func WriteCSV(path string, n int, seed uint64) error {
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
+
+// words returns n neutral words with the given words inserted at random
+// places.
+func words(rng *rand.Rand, insert []string) []string {
+	n := 3 + rng.IntN(6)
+	ws := make([]string, 0, n+len(insert))
+	for i := 0; i < n; i++ {
+		ws = append(ws, Neutral[rng.IntN(len(Neutral))])
+	}
+	for _, w := range insert {
+		at := rng.IntN(len(ws) + 1)
+		ws = append(ws[:at], append([]string{w}, ws[at:]...)...)
+	}
+	return ws
+}
+
+// ScoredReview is one toy regression example: 0 to 2 positive and 0 to 2
+// negative words; the score is their difference, from -2 to 2.
+func ScoredReview(rng *rand.Rand) (text string, score int) {
+	var insert []string
+	pos, neg := rng.IntN(3), rng.IntN(3)
+	for range pos {
+		insert = append(insert, Positive[rng.IntN(len(Positive))])
+	}
+	for range neg {
+		insert = append(insert, Negative[rng.IntN(len(Negative))])
+	}
+	return strings.Join(words(rng, insert), " ") + ".", pos - neg
+}
+
+// WriteScoresCSV writes n toy regression examples as CSV with columns
+// text,score.
+func WriteScoresCSV(path string, n int, seed uint64) error {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	var b strings.Builder
+	b.WriteString("text,score\n")
+	for i := 0; i < n; i++ {
+		t, s := ScoredReview(rng)
+		fmt.Fprintf(&b, "%q,%d.0\n", t, s)
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// TaggedReview is one toy multi-label example: a positive word, a negative
+// word or both (a third of the examples each), labelled "positive",
+// "negative" or both.
+func TaggedReview(rng *rand.Rand) (text string, labels []string) {
+	var insert []string
+	labels = []string{}
+	kind := rng.IntN(3) // 0: positive, 1: negative, 2: both
+	if kind != 1 {
+		insert = append(insert, Positive[rng.IntN(len(Positive))])
+		labels = append(labels, "positive")
+	}
+	if kind != 0 {
+		insert = append(insert, Negative[rng.IntN(len(Negative))])
+		labels = append(labels, "negative")
+	}
+	return strings.Join(words(rng, insert), " ") + ".", labels
+}
+
+// WriteTagsJSONL writes n toy multi-label examples as JSON Lines with a
+// text and a list of labels.
+func WriteTagsJSONL(path string, n int, seed uint64) error {
+	rng := rand.New(rand.NewPCG(seed, 4))
+	var b strings.Builder
+	for i := 0; i < n; i++ {
+		t, labels := TaggedReview(rng)
+		quoted := make([]string, len(labels))
+		for j, l := range labels {
+			quoted[j] = fmt.Sprintf("%q", l)
+		}
+		fmt.Fprintf(&b, "{\"text\": %q, \"labels\": [%s]}\n", t, strings.Join(quoted, ", "))
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
