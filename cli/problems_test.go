@@ -3,6 +3,7 @@ package cli
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -82,11 +83,45 @@ func TestTrainMultiLabel(t *testing.T) {
 		t.Errorf("eval printed a single-label accuracy for multi-label data:\n%s", stdout)
 	}
 
+	// The same evaluation data with one 0/1 column per label (the Jigsaw
+	// layout) gives the same metrics.
+	indicators := filepath.Join(f.dir, "eval-columns.csv")
+	var b strings.Builder
+	b.WriteString("text,positive,negative\n")
+	sc := bufio.NewScanner(must(os.Open(eval)))
+	for sc.Scan() {
+		var ex struct {
+			Text   string   `json:"text"`
+			Labels []string `json:"labels"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &ex); err != nil {
+			t.Fatal(err)
+		}
+		bit := func(l string) int {
+			if slices.Contains(ex.Labels, l) {
+				return 1
+			}
+			return 0
+		}
+		fmt.Fprintf(&b, "%q,%d,%d\n", ex.Text, bit("positive"), bit("negative"))
+	}
+	if err := os.WriteFile(indicators, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout2, stderr := cmd(t, "eval", "--model", best, "--data", indicators, "--label-column", "positive,negative")
+	if code != 0 || stdout2 != stdout {
+		t.Errorf("eval on label columns (exit %d, %s):\n%s\nwant the metrics of the label lists:\n%s", code, stderr, stdout2, stdout)
+	}
+	code, _, stderr = cmd(t, append(args[:len(args):len(args)], "--problem", "single_label", "--label-column", "positive,negative", "--out", filepath.Join(f.dir, "bad"))...)
+	if code == 0 || !strings.Contains(stderr, "add --problem multi_label") {
+		t.Errorf("several label columns in a single-label run: exit %d, %s", code, stderr)
+	}
+
 	preds := filepath.Join(f.dir, "preds.jsonl")
 	if code, _, stderr := cmd(t, "predict", "--model", best, "--data", eval, "--output", preds); code != 0 {
 		t.Fatalf("predict exited %d: %s", code, stderr)
 	}
-	sc := bufio.NewScanner(must(os.Open(preds)))
+	sc = bufio.NewScanner(must(os.Open(preds)))
 	rows, both := 0, 0
 	for sc.Scan() {
 		var r struct {

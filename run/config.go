@@ -351,6 +351,9 @@ func (c Config) problems() []Problem {
 	}
 	oneOf("precision", c.Precision, "fp32", "bf16")
 	oneOf("problem", c.Problem, "single_label", "multi_label", "regression")
+	if len(labelColumns(c.LabelColumn)) > 1 && c.Problem != "multi_label" {
+		bad("label-column", c.LabelColumn, "several columns (one 0/1 column per label) are multi-label data: add --problem multi_label")
+	}
 	if _, err := freeze.ParseFlag(c.Freeze); err != nil {
 		bad("freeze", c.Freeze, "want off, auto, observe, schedule or a number of layers N >= 0")
 	}
@@ -432,6 +435,9 @@ func (c InferenceConfig) check(m *model.Config, tok *text.Tokenizer) error {
 	}
 	if c.Limit < 0 {
 		return fmt.Errorf("limit %d: want 0 (all) or a positive number of examples", c.Limit)
+	}
+	if len(labelColumns(c.LabelColumn)) > 1 && m.HeadProblem() != model.MultiLabel {
+		return fmt.Errorf("label-column %q: several columns (one 0/1 column per label) are multi-label data, and %s is a %s model", c.LabelColumn, c.Model, m.HeadProblem().Short())
 	}
 	return tok.CheckVocabSize(m.VocabSize)
 }

@@ -25,11 +25,15 @@ type split struct {
 
 // datasetOptions are the options a config gives for reading any file.
 func (c Config) datasetOptions(requireLabels bool) text.DatasetOptions {
-	return text.DatasetOptions{
+	o := text.DatasetOptions{
 		Format: c.Format, TextColumn: c.TextColumn, TextPairColumn: c.TextPairColumn,
 		LabelColumn: c.LabelColumn, NoHeader: c.NoHeader, SkipBadRows: c.SkipBadRows,
 		RequireLabels: requireLabels,
 	}
+	if cols := labelColumns(c.LabelColumn); len(cols) > 1 {
+		o.LabelColumn, o.IndicatorColumns = "", cols
+	}
+	return o
 }
 
 // sample keeps a seeded random subset of limit examples, in file order.

@@ -2,6 +2,7 @@ package run
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/autofreeze/autofreeze/model"
 	"github.com/autofreeze/autofreeze/text"
@@ -37,6 +38,19 @@ func headLabels(train *text.Dataset, problem model.Problem, labelColumn string) 
 		return ls, fmt.Errorf("%s: the training data has %d label(s) (%v); a classifier needs at least 2", train.Path, ls.Len(), ls.Names())
 	}
 	return ls, nil
+}
+
+// labelColumns splits a label-column setting: several comma-separated
+// names are multi-label data with one 0/1 column per label.
+func labelColumns(setting string) []string {
+	if !strings.Contains(setting, ",") {
+		return []string{setting}
+	}
+	cols := strings.Split(setting, ",")
+	for i := range cols {
+		cols[i] = strings.TrimSpace(cols[i])
+	}
+	return cols
 }
 
 func orDefault(s, def string) string {

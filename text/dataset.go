@@ -41,6 +41,11 @@ type DatasetOptions struct {
 	// then named by 0-based index written as a number ("0", "1"); TextColumn
 	// is required, and LabelColumn when labels are.
 	NoHeader bool
+	// IndicatorColumns, for multi-label data with one column per label
+	// (1/0, true/false), names those columns; each example's Label is then
+	// the JSON list of the columns that are true (ParseLabelList), and
+	// LabelColumn is not used.
+	IndicatorColumns []string
 	// SkipBadRows skips malformed rows instead of stopping; they are counted
 	// in Dataset.Skipped and the first ones kept in Dataset.SkippedRows.
 	SkipBadRows bool
@@ -73,6 +78,9 @@ func (e *RowError) Error() string { return fmt.Sprintf("%s:%d: %s", e.File, e.Li
 
 // LoadDataset reads a CSV, TSV, JSON Lines or Parquet dataset.
 func LoadDataset(path string, opts DatasetOptions) (*Dataset, error) {
+	if len(opts.IndicatorColumns) > 0 {
+		return loadIndicators(path, opts)
+	}
 	format, err := datasetFormat(path, opts.Format)
 	if err != nil {
 		return nil, err
