@@ -108,7 +108,14 @@ type Config struct {
 	// when it is built) or "epoch" (from the next epoch, as the paper does,
 	// whose caches fill during the epoch).
 	CacheSwitch string `yaml:"cache-switch"`
-	CacheDType  string `yaml:"cache-dtype"`
+	// CacheBuild is how a cache is built at a freeze decision: "blocking"
+	// (training waits) or "background" (ONNX Runtime builds it beside
+	// training, which reads it from CacheLag steps after the decision; see
+	// background.go).
+	CacheBuild string `yaml:"cache-build,omitempty"`
+	// CacheLag is that number of steps (0: one freeze interval).
+	CacheLag   int    `yaml:"cache-lag,omitempty"`
+	CacheDType string `yaml:"cache-dtype"`
 	// Engine runs the frozen prefix for the cache: "onnx" (ONNX Runtime) or
 	// "torch".
 	Engine string `yaml:"engine"`
@@ -153,7 +160,7 @@ func Defaults() Config {
 		WeightDecay: 0.01, MaxGradNorm: 1.0, LogEvery: 10, Freeze: "off",
 		FreezeIntervals: 20, FreezePercentile: 50, FreezeNorm: "l1", Cache: "off",
 		CacheSwitch: "immediate", CacheDType: "fp16", Engine: "onnx", Provider: "cpu", Mode: "performance",
-		Precision: "fp32", Device: "auto", DistBackend: "auto", Problem: "single_label",
+		Precision: "fp32", Device: "auto", DistBackend: "auto", Problem: "single_label", CacheBuild: "blocking",
 	}
 }
 
@@ -203,6 +210,7 @@ func (c Config) WithDefaults() Config {
 	setS(&c.Provider, d.Provider)
 	setS(&c.Precision, d.Precision)
 	setS(&c.Problem, d.Problem)
+	setS(&c.CacheBuild, d.CacheBuild)
 	setS(&c.Device, d.Device)
 	setS(&c.DistBackend, d.DistBackend)
 	// WarmupRatio, WeightDecay and MaxGradNorm may be 0 on purpose; the
@@ -367,6 +375,11 @@ func (c Config) problems() []Problem {
 	oneOf("freeze-norm", c.FreezeNorm, "l1", "l2")
 	oneOf("cache", c.Cache, "off", "memory", "disk", "auto")
 	oneOf("cache-switch", c.CacheSwitch, "epoch", "immediate")
+	oneOf("cache-build", c.CacheBuild, "blocking", "background")
+	count("cache-lag", c.CacheLag, 0, maxSteps, "want 0 (one freeze interval) or a positive number of steps")
+	if c.CacheBuild == "background" && (c.Engine != "onnx" || c.CacheSwitch != "immediate") {
+		bad("cache-build", c.CacheBuild, "a background build runs on ONNX Runtime and switches at a step: use it with --engine onnx and --cache-switch immediate")
+	}
 	oneOf("cache-dtype", c.CacheDType, "fp32", "fp16", "bf16")
 	oneOf("engine", c.Engine, "onnx", "torch")
 	oneOf("provider", c.Provider, "cpu", "cuda", "tensorrt")

@@ -157,6 +157,12 @@ func (r *trainRun) checkpoint(best bool) error {
 			ref := c.ref
 			r.st.PendingCache = &ref
 		}
+		if b := r.prefix.building; b != nil {
+			// A resumed run builds it (blocking) and switches at the same
+			// step; a blocking build leaves no pending cache beside it.
+			ref := b.ref
+			r.st.PendingCache = &ref
+		}
 	}
 	dir, err := saveCheckpoint(r.cfg.Out, r.cfg.Model, r.enc, r.tr, r.cfg.problem(), r.labels.Names(), r.st, best)
 	if err != nil {

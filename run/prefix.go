@@ -15,9 +15,19 @@ import (
 type prefixState struct {
 	active  *activationCache
 	pending *activationCache
+	// building is a cache being built in the background (--cache-build
+	// background), read from its ref's switch point.
+	building *backgroundBuild
 }
 
 func (p *prefixState) close() {
+	if b := p.building; b != nil {
+		b.cancel()
+		<-b.done
+		if b.cache != nil {
+			b.cache.close()
+		}
+	}
 	if p.active != nil {
 		p.active.close()
 	}
@@ -39,6 +49,12 @@ func (r *trainRun) prefixMoved(epoch, micro int) error {
 			r.log.Info("not building the activation cache: it would not pay for itself", "k", k, "why", why)
 			return r.metrics.write(map[string]any{"type": "cache", "event": "skipped", "step": r.st.Step, "elapsed_s": r.elapsed(), "k": k, "reason": why})
 		}
+	}
+	if r.useBackground() {
+		return r.startBackgroundBuild(k, epoch, micro)
+	}
+	if err := r.cancelBackgroundBuild(); err != nil {
+		return err
 	}
 	c, err := r.buildCache(k)
 	if err != nil {

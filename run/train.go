@@ -224,6 +224,9 @@ func configHash(c Config) string {
 	if c.Problem == "single_label" {
 		c.Problem = ""
 	}
+	if c.CacheBuild == "blocking" {
+		c.CacheBuild = ""
+	}
 	data, _ := yaml.Marshal(c)
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:8])
@@ -477,6 +480,10 @@ func (r *trainRun) loop(ctx context.Context) (*Result, error) {
 			// Between steps: a cancelled run stops here, checkpointed.
 			if err := ctx.Err(); err != nil {
 				return nil, r.interrupted(err, true)
+			}
+			r.promote(epoch, s*c.GradAccum) // a cache whose switch step this is
+			if err := r.joinBackgroundBuild(epoch, s*c.GradAccum); err != nil {
+				return nil, err
 			}
 			stepRows := order[s*global : min((s+1)*global, len(order))]
 			lr := learningRate(c.Schedule, c.LR, r.st.Step, r.st.TotalSteps, r.warmup)
