@@ -56,8 +56,11 @@ func (m Metrics) Fields() []Field {
 		}
 		return fs
 	case model.MultiLabel:
-		fs = append(fs, Field{"exact_match", m.Accuracy}, Field{"micro_f1", *m.MicroF1}, Field{"macro_f1", m.MacroF1})
-		return fs
+		fs = append(fs, Field{"exact_match", m.Accuracy})
+		if m.MicroF1 != nil { // nil with no examples
+			fs = append(fs, Field{"micro_f1", *m.MicroF1})
+		}
+		return append(fs, Field{"macro_f1", m.MacroF1})
 	}
 	fs = append(fs, Field{"accuracy", m.Accuracy}, Field{"macro_f1", m.MacroF1})
 	if m.MCC != nil {

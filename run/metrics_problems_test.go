@@ -28,6 +28,9 @@ func TestMultiLabelMetrics(t *testing.T) {
 	if want /= 6; math.Abs(m.Loss-want) > 1e-12 {
 		t.Errorf("loss %v, want %v", m.Loss, want)
 	}
+	if fs := multiLabel(nil, nil, 2).Fields(); len(fs) != 3 {
+		t.Errorf("no examples: fields %v", fs)
+	}
 	if bce := binaryCrossEntropy(-1000, 1); bce != 1000 {
 		t.Errorf("binary cross-entropy of a far-off logit: %v, want 1000 (no overflow)", bce)
 	}
