@@ -98,8 +98,7 @@ func (r *trainRun) startBackgroundBuild(k, epoch, micro int) error {
 	ctx, cancel := context.WithCancel(r.context())
 	b := &backgroundBuild{ref: CacheRef{Dir: rel, K: k, FromEpoch: swEpoch, FromMicro: swMicro, Fingerprint: fp.Hash()},
 		from: from, cancel: cancel, done: make(chan struct{})}
-	job := precompute.Job{Dir: dir, Shard: 0, Of: 1, Fingerprint: fp, Hidden: r.mcfg.HiddenSize, Encodings: r.train.encs,
-		Labels: r.train.labels, Tokenizer: r.tok, BatchSize: r.cfg.EvalBatchSize, Logger: r.log}
+	job := r.cacheJob(dir, fp)
 	r.log.Info("building the activation cache in the background", "k", k, "from_layer", from, "switch_epoch", swEpoch+1, "switch_micro", swMicro)
 	go func() {
 		defer close(b.done)
@@ -176,14 +175,9 @@ func (r *trainRun) joinBackgroundBuild(epoch, micro int) error {
 	c := b.cache
 	c.ref.FromEpoch, c.ref.FromMicro = b.ref.FromEpoch, b.ref.FromMicro
 	c.buildSeconds = b.seconds
-	m := c.cache.Manifest()
-	var bytes int64
-	for _, s := range m.Shards {
-		bytes += s.Bytes
-	}
 	r.log.Info("activation cache built in the background", "k", c.ref.K, "from_layer", b.from, "seconds", fmt.Sprintf("%.1f", b.seconds), "waited", fmt.Sprintf("%.1f", waited))
 	if err := r.metrics.write(map[string]any{"type": "cache", "event": "built", "step": r.st.Step, "elapsed_s": r.elapsed(), "k": c.ref.K,
-		"from_layer": b.from, "engine": "onnx", "rows": c.cache.Rows(), "bytes": bytes, "build_seconds": b.seconds,
+		"from_layer": b.from, "engine": "onnx", "rows": c.cache.Rows(), "bytes": c.bytes(), "build_seconds": b.seconds,
 		"background": true, "waited_seconds": waited, "dir": c.ref.Dir}); err != nil {
 		c.close()
 		return err

@@ -30,6 +30,22 @@ type activationCache struct {
 
 func (c *activationCache) close() { c.cache.Close() }
 
+// bytes is the cache's size on disk, all shards.
+func (c *activationCache) bytes() int64 {
+	var n int64
+	for _, s := range c.cache.Manifest().Shards {
+		n += s.Bytes
+	}
+	return n
+}
+
+// cacheJob is the precompute job that fills this rank's shard of the cache
+// in dir with every training example's hidden states.
+func (r *trainRun) cacheJob(dir string, fp cachefmt.Fingerprint) precompute.Job {
+	return precompute.Job{Dir: dir, Shard: r.world.Rank(), Of: r.world.Size(), Fingerprint: fp, Hidden: r.mcfg.HiddenSize, Encodings: r.train.encs,
+		Labels: r.train.labels, Tokenizer: r.tok, BatchSize: r.cfg.EvalBatchSize, Logger: r.log}
+}
+
 // batch assembles the cached states of rows into a padded [b.Size,
 // b.SeqLen, hidden] slice (zero at padding, which attention masks out).
 func (c *activationCache) batch(rows []int, b text.Batch) ([]float32, error) {
@@ -141,8 +157,7 @@ func (r *trainRun) buildCache(k int) (*activationCache, error) {
 		return nil, err
 	}
 	defer closeEngine()
-	job := precompute.Job{Dir: dir, Shard: r.world.Rank(), Of: r.world.Size(), Fingerprint: fp, Hidden: r.mcfg.HiddenSize, Encodings: r.train.encs,
-		Labels: r.train.labels, Tokenizer: r.tok, BatchSize: r.cfg.EvalBatchSize, Logger: r.log}
+	job := r.cacheJob(dir, fp)
 	t0 := time.Now()
 	// The run's context: a cancelled run abandons the build (its shard's
 	// temporary file is removed, and a resumed run builds it again).
@@ -170,11 +185,7 @@ func (r *trainRun) buildCache(k int) (*activationCache, error) {
 		return nil, err
 	}
 	c.buildSeconds = built
-	m := c.cache.Manifest()
-	var bytes int64
-	for _, s := range m.Shards {
-		bytes += s.Bytes
-	}
+	bytes := c.bytes()
 	r.log.Info("activation cache built", "k", k, "from_layer", start, "engine", r.cfg.Engine, "rows", c.cache.Rows(), "bytes", bytes, "seconds", fmt.Sprintf("%.1f", time.Since(t0).Seconds()))
 	err = r.metrics.write(map[string]any{"type": "cache", "event": "built", "step": r.st.Step, "elapsed_s": r.elapsed(), "k": k,
 		"from_layer": start, "engine": r.cfg.Engine, "rows": c.cache.Rows(), "bytes": bytes, "build_seconds": time.Since(t0).Seconds(), "dir": rel})

@@ -24,10 +24,7 @@ func headLabels(train *text.Dataset, problem model.Problem, labelColumn string) 
 	switch problem {
 	case model.MultiLabel:
 		return train.MultiLabelSet()
-	case model.Regression:
-		if _, err := train.Scores(); err != nil {
-			return text.LabelSet{}, err
-		}
+	case model.Regression: // newSplit reads (and checks) the scores
 		return text.NewLabelSet([]string{orDefault(labelColumn, "label")})
 	}
 	ls, err := train.LabelSet()

@@ -101,12 +101,18 @@ func Review(rng *rand.Rand) (text, label string) {
 
 // WriteCSV writes n toy reviews as CSV with columns text,label.
 func WriteCSV(path string, n int, seed uint64) error {
-	rng := rand.New(rand.NewPCG(seed, 2))
-	var b strings.Builder
-	b.WriteString("text,label\n")
-	for i := 0; i < n; i++ {
+	return writeRows(path, "text,label\n", n, rand.New(rand.NewPCG(seed, 2)), func(rng *rand.Rand) string {
 		t, l := Review(rng)
-		fmt.Fprintf(&b, "%q,%s\n", t, l)
+		return fmt.Sprintf("%q,%s\n", t, l)
+	})
+}
+
+// writeRows writes header and n rows made by row from rng.
+func writeRows(path, header string, n int, rng *rand.Rand, row func(*rand.Rand) string) error {
+	var b strings.Builder
+	b.WriteString(header)
+	for i := 0; i < n; i++ {
+		b.WriteString(row(rng))
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
@@ -143,14 +149,10 @@ func ScoredReview(rng *rand.Rand) (text string, score int) {
 // WriteScoresCSV writes n toy regression examples as CSV with columns
 // text,score.
 func WriteScoresCSV(path string, n int, seed uint64) error {
-	rng := rand.New(rand.NewPCG(seed, 3))
-	var b strings.Builder
-	b.WriteString("text,score\n")
-	for i := 0; i < n; i++ {
+	return writeRows(path, "text,score\n", n, rand.New(rand.NewPCG(seed, 3)), func(rng *rand.Rand) string {
 		t, s := ScoredReview(rng)
-		fmt.Fprintf(&b, "%q,%d.0\n", t, s)
-	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+		return fmt.Sprintf("%q,%d.0\n", t, s)
+	})
 }
 
 // TaggedReview is one toy multi-label example: a positive word, a negative
@@ -174,15 +176,12 @@ func TaggedReview(rng *rand.Rand) (text string, labels []string) {
 // WriteTagsJSONL writes n toy multi-label examples as JSON Lines with a
 // text and a list of labels.
 func WriteTagsJSONL(path string, n int, seed uint64) error {
-	rng := rand.New(rand.NewPCG(seed, 4))
-	var b strings.Builder
-	for i := 0; i < n; i++ {
+	return writeRows(path, "", n, rand.New(rand.NewPCG(seed, 4)), func(rng *rand.Rand) string {
 		t, labels := TaggedReview(rng)
 		quoted := make([]string, len(labels))
 		for j, l := range labels {
 			quoted[j] = fmt.Sprintf("%q", l)
 		}
-		fmt.Fprintf(&b, "{\"text\": %q, \"labels\": [%s]}\n", t, strings.Join(quoted, ", "))
-	}
-	return os.WriteFile(path, []byte(b.String()), 0o644)
+		return fmt.Sprintf("{\"text\": %q, \"labels\": [%s]}\n", t, strings.Join(quoted, ", "))
+	})
 }
