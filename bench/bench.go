@@ -241,20 +241,61 @@ func AllModes(layers int) []Mode {
 	return modes
 }
 
-// cappedMode is AutoFreeze with the disk cache and at most k frozen layers
-// (--freeze-max k), named autofreeze-max-K; only run when named.
-func cappedMode(name string, layers int) (Mode, bool) {
-	k, err := strconv.Atoi(strings.TrimPrefix(name, "autofreeze-max-"))
-	if !strings.HasPrefix(name, "autofreeze-max-") || err != nil || k < 1 || k > layers-1 || name != fmt.Sprintf("autofreeze-max-%d", k) {
+// tunedMode is AutoFreeze with s layers frozen from the first step
+// (--freeze-start s) and at most k frozen (--freeze-max k), named
+// autofreeze-start-S, autofreeze-max-K or autofreeze-start-S-max-K; only run
+// when named.
+func tunedMode(name string, layers int) (Mode, bool) {
+	rest, ok := strings.CutPrefix(name, "autofreeze")
+	if !ok || rest == "" {
 		return Mode{}, false
 	}
-	return Mode{name, fmt.Sprintf("AutoFreeze with at most %d layers frozen, activations cached on disk", k),
-		[]string{"--freeze", "auto", "--freeze-max", strconv.Itoa(k), "--cache", "disk"}}, true
+	num := func(key string) (int, bool) { // "-key-N" at the front of rest
+		tail, ok := strings.CutPrefix(rest, "-"+key+"-")
+		if !ok {
+			return 0, false
+		}
+		digits, after, more := strings.Cut(tail, "-")
+		n, err := strconv.Atoi(digits)
+		if err != nil || strconv.Itoa(n) != digits || n < 1 || n > layers-1 {
+			return 0, false
+		}
+		if more {
+			after = "-" + after
+		}
+		rest = after
+		return n, true
+	}
+	start, hasStart := num("start")
+	maxK, hasMax := num("max")
+	if rest != "" || (hasStart && hasMax && start > maxK) {
+		return Mode{}, false
+	}
+	args := []string{"--freeze", "auto"}
+	var about []string
+	if hasStart {
+		args = append(args, "--freeze-start", strconv.Itoa(start))
+		about = append(about, fmt.Sprintf("the first %d layers frozen from the start", start))
+	}
+	if hasMax {
+		args = append(args, "--freeze-max", strconv.Itoa(maxK))
+		about = append(about, fmt.Sprintf("at most %d layers frozen", maxK))
+	}
+	// A start prefix is cached from step 0; later freeze points are cached
+	// only when enough training is left for the build to pay (--cache auto),
+	// as they come when most of a short run is over.
+	cache, where := "disk", "activations cached on disk"
+	if hasStart {
+		cache, where = "auto", "activations cached on disk when the cache pays for itself"
+	}
+	return Mode{name, fmt.Sprintf("AutoFreeze with %s, %s", strings.Join(about, " and "), where),
+		append(args, "--cache", cache)}, true
 }
 
 // SelectModes keeps the modes named in names (all when names is empty), in
-// AllModes' order, then the capped AutoFreeze modes named (autofreeze-max-K
-// for K from 1 to layers−1); an unknown name is an error that lists the
+// AllModes' order, then the tuned AutoFreeze modes named (autofreeze-max-K,
+// autofreeze-start-S, autofreeze-start-S-max-K with S ≤ K, both from 1 to
+// layers−1); an unknown name is an error that lists the
 // known ones.
 func SelectModes(all []Mode, layers int, names []string) ([]Mode, error) {
 	if len(names) == 0 {
@@ -266,12 +307,12 @@ func SelectModes(all []Mode, layers int, names []string) ([]Mode, error) {
 	}
 	var capped []Mode
 	for _, n := range names {
-		if m, ok := cappedMode(n, layers); ok {
+		if m, ok := tunedMode(n, layers); ok {
 			capped = append(capped, m)
 			continue
 		}
 		if !slices.Contains(known, n) && !slices.Contains(PyTorchModes, n) && n != ProbeMode {
-			return nil, fmt.Errorf("unknown mode %q: want some of %s, autofreeze-max-K (K from 1 to %d), %s, %s", n, strings.Join(known, ", "), layers-1, ProbeMode, strings.Join(PyTorchModes, ", "))
+			return nil, fmt.Errorf("unknown mode %q: want some of %s, autofreeze-max-K, autofreeze-start-S, autofreeze-start-S-max-K (S ≤ K, both from 1 to %d), %s, %s", n, strings.Join(known, ", "), layers-1, ProbeMode, strings.Join(PyTorchModes, ", "))
 		}
 	}
 	var out []Mode

@@ -16,7 +16,8 @@ import (
 //
 // so the longest run of active layers whose change is below the threshold freezes, several
 // layers at once if they qualify, and a layer never freezes before the ones in front of it.
-// The first call only stores the norms.
+// The first call only stores the norms. K starts at 0, or at Config.StartFrozen: a prefix
+// frozen before any gradient is seen, from which the rule goes on (see the package doc).
 //
 // Where this differs from the reference code, on purpose:
 //   - The search starts at K, not at layer 0. The reference searches from 0, where frozen
@@ -32,6 +33,7 @@ type AutoPolicy struct {
 	percentile float64
 	norm       Norm
 	maxK       int       // the cap on K: Config.MaxFrozen, L−1, or 0 when observing
+	start      int       // K before the first decision: Config.StartFrozen
 	prev       []float64 // nil until the first call
 }
 
@@ -58,7 +60,16 @@ func NewAuto(layers int, cfg Config) (*AutoPolicy, error) {
 	case cfg.MaxFrozen > 0:
 		maxK = cfg.MaxFrozen
 	}
-	return &AutoPolicy{progress: p, percentile: cfg.Percentile, norm: cfg.Norm, maxK: maxK}, nil
+	switch {
+	case cfg.StartFrozen < 0 || cfg.StartFrozen > layers-1:
+		return nil, fmt.Errorf("%w: %d layers frozen from the start asked of %d layers: want 0 to %d (the last layer always trains)", ErrConfig, cfg.StartFrozen, layers, layers-1)
+	case cfg.Observe && cfg.StartFrozen > 0:
+		return nil, fmt.Errorf("%w: observing (--freeze observe) freezes nothing, so it cannot start with %d layers frozen", ErrConfig, cfg.StartFrozen)
+	case cfg.StartFrozen > maxK:
+		return nil, fmt.Errorf("%w: %d layers frozen from the start, more than the cap of %d (--freeze-max)", ErrConfig, cfg.StartFrozen, maxK)
+	}
+	p.k = cfg.StartFrozen
+	return &AutoPolicy{progress: p, percentile: cfg.Percentile, norm: cfg.Norm, maxK: maxK, start: cfg.StartFrozen}, nil
 }
 
 // Observe takes one norm per encoder layer, of the kind the Config named, for the interval
@@ -167,7 +178,7 @@ func values(vs []float64) string {
 func (a *AutoPolicy) State() State {
 	s := a.state(Auto)
 	s.PrevNorms = slices.Clone(a.prev)
-	s.Percentile, s.Norm = a.percentile, a.norm
+	s.Percentile, s.Norm, s.StartFrozen = a.percentile, a.norm, a.start
 	return s
 }
 
@@ -181,6 +192,10 @@ func (a *AutoPolicy) Restore(s State) error {
 	if s.Percentile != a.percentile || s.Norm != a.norm {
 		return fmt.Errorf("%w: state decided with the p%v %v threshold, this policy uses p%v %v",
 			ErrState, s.Percentile, s.Norm, a.percentile, a.norm)
+	}
+	if s.StartFrozen != a.start || s.K < a.start {
+		return fmt.Errorf("%w: state started with %d layers frozen and has K=%d, this policy starts with %d (--freeze-start)",
+			ErrState, s.StartFrozen, s.K, a.start)
 	}
 	var prev []float64
 	if s.Phase > 0 {

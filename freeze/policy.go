@@ -95,6 +95,10 @@ type Config struct {
 	// MaxFrozen caps K for Auto: it never freezes more than this many layers. Zero means
 	// L−1, every layer but the last.
 	MaxFrozen int
+	// StartFrozen is Auto's starting K: layers [0, StartFrozen) are frozen from the first
+	// step, before any gradient is seen, and the rule decides among the others from there
+	// (--freeze-start). Zero means none. At most MaxFrozen when that is set.
+	StartFrozen int
 	// Observe makes Auto decide on the norms as usual but never freeze (K stays 0): the
 	// run costs full fine-tuning and records, in its decisions, the gradient-norm trace
 	// and what the rule would have done. --freeze observe.
@@ -184,6 +188,7 @@ type State struct {
 	Percentile   float64 `json:"percentile,omitempty"`
 	Norm         Norm    `json:"norm,omitempty"`
 	FrozenLayers int     `json:"frozen_layers,omitempty"`
+	StartFrozen  int     `json:"start_frozen,omitempty"`
 	Alpha        float64 `json:"alpha,omitempty"`
 }
 

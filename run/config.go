@@ -98,6 +98,9 @@ type Config struct {
 	// FreezeMax caps how many layers AutoFreeze freezes (0: all but the
 	// last); omitted when 0, so older runs' config hash is unchanged.
 	FreezeMax int `yaml:"freeze-max,omitempty"`
+	// FreezeStart is how many layers AutoFreeze freezes before the first
+	// step, deciding on the rest from there (0: none); omitted when 0.
+	FreezeStart int `yaml:"freeze-start,omitempty"`
 	// Cache is where the frozen prefix's activations go: "off" (the prefix
 	// runs under no-grad every step), "memory", "disk", or "auto" (on disk
 	// when the cache pays for itself: an epoch or more of training left;
@@ -368,6 +371,14 @@ func (c Config) problems() []Problem {
 	if c.FreezeMax < 0 || c.FreezeMax > model.MaxLayers {
 		bad("freeze-max", c.FreezeMax, "want 0 (all layers but the last) or a number of layers from 1")
 	}
+	switch {
+	case c.FreezeStart < 0 || c.FreezeStart > model.MaxLayers:
+		bad("freeze-start", c.FreezeStart, "want 0 (nothing frozen at the start) or a number of layers from 1")
+	case c.FreezeStart > 0 && c.Freeze != "auto":
+		bad("freeze-start", c.FreezeStart, "only AutoFreeze starts from a frozen prefix: use --freeze auto (--freeze N freezes N layers for the whole run)")
+	case c.FreezeStart > 0 && c.FreezeMax > 0 && c.FreezeStart > c.FreezeMax:
+		bad("freeze-start", c.FreezeStart, "more than --freeze-max %d: lower it or raise --freeze-max", c.FreezeMax)
+	}
 	count("freeze-intervals", c.FreezeIntervals, 1, maxSteps, "want a positive number of freeze decisions")
 	if !finite(c.FreezePercentile) || c.FreezePercentile <= 0 || c.FreezePercentile > 100 {
 		bad("freeze-percentile", c.FreezePercentile, "want 0 < p <= 100")
@@ -421,6 +432,9 @@ func (c Config) checkModel(m *model.Config, tok *text.Tokenizer) error {
 	}
 	if fc, err := freeze.ParseFlag(c.Freeze); err == nil && fc.Mode == freeze.Static && fc.FrozenLayers > m.NumLayers-1 {
 		return fmt.Errorf("freeze %d: %s has %d layers, so --freeze N takes 0 to %d (its last layer always trains)", fc.FrozenLayers, c.Model, m.NumLayers, m.NumLayers-1)
+	}
+	if c.FreezeStart > m.NumLayers-1 {
+		return fmt.Errorf("freeze-start %d: %s has %d layers, so --freeze-start takes 0 to %d (its last layer always trains)", c.FreezeStart, c.Model, m.NumLayers, m.NumLayers-1)
 	}
 	if c.FreezeMax > m.NumLayers-1 {
 		return fmt.Errorf("freeze-max %d: %s has %d layers, so --freeze-max takes 1 to %d (its last layer always trains)", c.FreezeMax, c.Model, m.NumLayers, m.NumLayers-1)
@@ -481,6 +495,7 @@ func (c Config) FreezeConfig() (freeze.Config, error) {
 	fc.Intervals = c.FreezeIntervals
 	fc.Percentile = c.FreezePercentile
 	fc.MaxFrozen = c.FreezeMax
+	fc.StartFrozen = c.FreezeStart
 	if fc.Norm, err = freeze.ParseNorm(c.FreezeNorm); err != nil {
 		return fc, err
 	}

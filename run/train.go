@@ -341,7 +341,7 @@ func (r *trainRun) prepare() error {
 	} else {
 		r.st = TrainerState{Version: stateVersion, TotalSteps: total, BestEvalLoss: math.MaxFloat64, Labels: r.labels.Names(), MaxLength: c.MaxLength, ConfigHash: configHash(c),
 			InitialWorldSize: r.world.Size()}
-		if r.policy != nil && r.policy.Frozen() > 0 { // static freezing
+		if r.policy != nil && r.policy.Frozen() > 0 { // a prefix frozen from the start (static, --freeze-start)
 			if err := r.tr.Freeze(r.policy.Frozen()); err != nil {
 				return err
 			}
@@ -456,7 +456,7 @@ func (r *trainRun) microSeed(epoch, micro int) int64 {
 func (r *trainRun) loop(ctx context.Context) (*Result, error) {
 	c := r.cfg
 	r.start = time.Now()
-	if r.st.Step == 0 && r.st.Micro == 0 && r.tr.Frozen() > 0 { // static freezing
+	if r.st.Step == 0 && r.st.Micro == 0 && r.tr.Frozen() > 0 { // a prefix frozen from the start
 		if err := r.prefixMoved(r.st.Epoch, 0); err != nil {
 			return nil, err
 		}
