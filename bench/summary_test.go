@@ -32,7 +32,7 @@ func TestTimeToTargetIsTheFirstEvaluationInTimeOrder(t *testing.T) {
 func TestSummarize(t *testing.T) {
 	run := func(name string, seed uint64, best float64, curve ...float64) *Result {
 		return &Result{Mode: Mode{Name: name, About: name + " about"}, Seed: seed, BestEvalAcc: best, TestAccuracy: best - 0.01,
-			WallSeconds: 100, Run: &report.Run{Evals: evals(curve...)}}
+			WallSeconds: 100, TrainSeconds: 300, Run: &report.Run{Evals: evals(curve...)}}
 	}
 	results := []*Result{
 		run("full", 1, 0.86, 100, 0.80, 200, 0.86),
@@ -54,12 +54,18 @@ func TestSummarize(t *testing.T) {
 	if full.Reached != 1 || full.TimeToTarget.Mean != 200 || fast.Reached != 1 || fast.TimeToTarget.Mean != 50 {
 		t.Errorf("full reached %d at %v, fast %d at %v", full.Reached, full.TimeToTarget, fast.Reached, fast.TimeToTarget)
 	}
+	if full.TimeToTargetBound.Mean != 250 || fast.TimeToTargetBound.Mean != 175 {
+		t.Errorf("every seed, never counted as the whole run (300 s): full %v, fast %v; want 250 and 175", full.TimeToTargetBound, fast.TimeToTargetBound)
+	}
+	if fast.Runs[0].StepsToTarget != 0 || full.Runs[0].StepsToTarget != 2 || fast.Runs[1].Reached {
+		t.Errorf("steps to target: fast %+v, full %+v", fast.Runs, full.Runs[0])
+	}
 	if math.Abs(full.TestAccuracy.Mean-0.84) > 1e-12 || math.Abs(full.TestAccuracy.Std-math.Sqrt(2)*0.01) > 1e-12 {
 		t.Errorf("full test accuracy %+v, want mean 0.84, sample std 0.0141", full.TestAccuracy)
 	}
 	var md bytes.Buffer
 	s.Markdown(&md, "full")
-	for _, want := range []string{"Target: 84.70%", "| fast | 1 of 2 | 50.0 s ± 0.0 s | 4.00x sooner |", "| full | 1 of 2 | 3m20s ± 0.0 s | 1.00x sooner |"} {
+	for _, want := range []string{"Target: 84.70%", "| fast | 1 of 2 | 50.0 s ± 0.0 s | 4.00x sooner | ≥ 2m55s |", "| full | 1 of 2 | 3m20s ± 0.0 s | 1.00x sooner | ≥ 4m10s |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("Markdown lacks %q:\n%s", want, md.String())
 		}
