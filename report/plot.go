@@ -2,7 +2,6 @@ package report
 
 import (
 	"fmt"
-	"image/color"
 	"io"
 
 	"gonum.org/v1/plot"
@@ -31,7 +30,7 @@ func PNG(path string, runs ...*Run) error {
 	}
 	panels[2].X.Label.Text = "wall time (minutes)"
 	for i, r := range runs {
-		c := plotutil.Color(i)
+		c := runStyle(i)
 		loss, frozen := plotter.XYs{}, plotter.XYs{}
 		for _, s := range r.Steps {
 			loss = append(loss, plotter.XY{X: s.Elapsed / 60, Y: s.Loss})
@@ -82,7 +81,14 @@ func PNG(path string, runs ...*Run) error {
 	})
 }
 
-func addLine(p *plot.Plot, xys plotter.XYs, c color.Color, name string, points, steps bool) error {
+// runStyle is run i's line: the palette's colours, then the same colours
+// dashed, so that no two of up to 3×7 runs look alike.
+func runStyle(i int) draw.LineStyle {
+	return draw.LineStyle{Color: plotutil.Color(i), Width: vg.Points(1.5),
+		Dashes: plotutil.Dashes(i / len(plotutil.DefaultColors))}
+}
+
+func addLine(p *plot.Plot, xys plotter.XYs, style draw.LineStyle, name string, points, steps bool) error {
 	if len(xys) == 0 {
 		return nil
 	}
@@ -90,8 +96,7 @@ func addLine(p *plot.Plot, xys plotter.XYs, c color.Color, name string, points, 
 	if err != nil {
 		return fmt.Errorf("plot: %w", err)
 	}
-	l.Color = c
-	l.Width = vg.Points(1.5)
+	l.LineStyle = style
 	if steps {
 		l.StepStyle = plotter.PreStep
 	}
@@ -101,7 +106,7 @@ func addLine(p *plot.Plot, xys plotter.XYs, c color.Color, name string, points, 
 		if err != nil {
 			return err
 		}
-		s.Color = c
+		s.Color = style.Color
 		p.Add(s)
 	}
 	if name != "" {
