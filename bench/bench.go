@@ -305,10 +305,10 @@ func SelectModes(all []Mode, layers int, names []string) ([]Mode, error) {
 	for _, m := range all {
 		known = append(known, m.Name)
 	}
-	var capped []Mode
+	var tuned []Mode
 	for _, n := range names {
 		if m, ok := tunedMode(n, layers); ok {
-			capped = append(capped, m)
+			tuned = append(tuned, m)
 			continue
 		}
 		if !slices.Contains(known, n) && !slices.Contains(PyTorchModes, n) && n != ProbeMode {
@@ -321,7 +321,7 @@ func SelectModes(all []Mode, layers int, names []string) ([]Mode, error) {
 			out = append(out, m)
 		}
 	}
-	return append(out, capped...), nil
+	return append(out, tuned...), nil
 }
 
 // Modes runs the given modes with o.Seed, in order.

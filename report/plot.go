@@ -30,7 +30,7 @@ func PNG(path string, runs ...*Run) error {
 	}
 	panels[2].X.Label.Text = "wall time (minutes)"
 	for i, r := range runs {
-		c := runStyle(i)
+		style := runStyle(i)
 		loss, frozen := plotter.XYs{}, plotter.XYs{}
 		for _, s := range r.Steps {
 			loss = append(loss, plotter.XY{X: s.Elapsed / 60, Y: s.Loss})
@@ -40,13 +40,13 @@ func PNG(path string, runs ...*Run) error {
 		for _, e := range sortedByElapsed(r.Evals) {
 			acc = append(acc, plotter.XY{X: e.Elapsed / 60, Y: e.Accuracy})
 		}
-		if err := addLine(panels[0], loss, c, "", false, false); err != nil {
+		if err := addLine(panels[0], loss, style, "", false, false); err != nil {
 			return err
 		}
-		if err := addLine(panels[1], acc, c, r.Name, true, false); err != nil {
+		if err := addLine(panels[1], acc, style, r.Name, true, false); err != nil {
 			return err
 		}
-		if err := addLine(panels[2], frozen, c, "", false, true); err != nil {
+		if err := addLine(panels[2], frozen, style, "", false, true); err != nil {
 			return err
 		}
 	}
